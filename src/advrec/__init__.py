@@ -1,0 +1,5 @@
+"""advrec: adversarial training and robustness evaluation for recommender systems."""
+
+from ._engine import core as _core_engine
+
+__version__ = "0.1.0"

@@ -1,0 +1,588 @@
+#include "advrec/mf.hpp"
+
+#include "advrec/rng.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace advrec {
+namespace {
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+// ln(1 + e^x) without overflow.
+inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+inline float dot(const float* a, const float* b, int d) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int k = 0; k < d; ++k) s += a[k] * b[k];
+  return s;
+}
+
+inline float norm(const float* a, int d) { return std::sqrt(dot(a, a, d)); }
+
+inline void prefetch_row(const float* row, int d) {
+#if defined(__GNUC__)
+  for (int k = 0; k < d; k += 16) __builtin_prefetch(row + k, 1, 1);
+#else
+  (void)row;
+  (void)d;
+#endif
+}
+
+// One optimiser step on one parameter row.
+inline void apply_row(float* theta, float* accum, const float* grad, int d, float lr, Optimizer opt) {
+  if (opt == Optimizer::SGD) {
+#pragma omp simd
+    for (int k = 0; k < d; ++k) theta[k] -= lr * grad[k];
+  } else {
+#pragma omp simd
+    for (int k = 0; k < d; ++k) {
+      accum[k] += grad[k] * grad[k];
+      theta[k] -= lr * grad[k] / std::sqrt(accum[k] + 1e-10f);
+    }
+  }
+}
+
+inline void apply_scalar(float& theta, float* accum, float grad, float lr, Optimizer opt) {
+  apply_row(&theta, accum, &grad, 1, lr, opt);
+}
+
+struct Sample {
+  std::int32_t u = 0, i = 0, j = 0;
+  bool ok = false;
+};
+
+// Draws a training pair uniformly and a negative item uniformly among those the user never
+// interacted with (rejection sampling, verified against the CSR).
+class TripleSampler {
+ public:
+  TripleSampler(const CsrView& train, const std::vector<std::int32_t>& rows) : train_(train), rows_(rows) {}
+
+  Sample draw(Rng& rng) const {
+    Sample s;
+    const Index e = static_cast<Index>(rng.uniform(static_cast<std::uint64_t>(train_.nnz())));
+    s.u = rows_[static_cast<size_t>(e)];
+    s.i = train_.indices[e];
+    if (train_.row_size(s.u) >= train_.n_cols) return s;  // no negative exists
+    do {
+      s.j = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(train_.n_cols)));
+    } while (train_.contains(s.u, s.j));
+    s.ok = true;
+    return s;
+  }
+
+ private:
+  const CsrView& train_;
+  const std::vector<std::int32_t>& rows_;
+};
+
+struct ThreadTotals {
+  Index samples = 0, skipped = 0, correct = 0;
+  double loss = 0.0, adv_loss = 0.0;
+};
+
+// Per-sample trainer state: scratch vectors sized once (no allocation in the loop).
+class SampleStep {
+ public:
+  SampleStep(MFParams& p, const MFTrainConfig& c)
+      : p_(p), c_(c), d_(p.dim), diff_(d_), gu_(d_), gi_(d_), gj_(d_), pu_adv_(d_), diff_adv_(d_) {}
+
+  void operator()(const Sample& s, ThreadTotals& tot) {
+    const int d = d_;
+    float* pu = p_.user_factors + static_cast<Index>(s.u) * d;
+    float* qi = p_.item_factors + static_cast<Index>(s.i) * d;
+    float* qj = p_.item_factors + static_cast<Index>(s.j) * d;
+    const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
+
+    for (int k = 0; k < d; ++k) diff_[k] = qi[k] - qj[k];
+    const float x = dot(pu, diff_.data(), d) + bias_diff;
+    const float g = sigmoid(-x);  // -d l / d x
+    tot.loss += softplus(-x);
+    tot.correct += x > 0.0f;
+
+    const float reg = c_.reg;
+    for (int k = 0; k < d; ++k) {
+      gu_[k] = -g * diff_[k] + reg * pu[k];
+      gi_[k] = -g * pu[k] + reg * qi[k];
+      gj_[k] = g * pu[k] + reg * qj[k];
+    }
+    float gbi = -g, gbj = g;
+
+    if (c_.adversarial()) {
+      // Fast gradient direction at Delta = 0. d l / d Delta_u = -g (q_i - q_j), d l / d Delta_i =
+      // -g p_u, d l / d Delta_j = g p_u; the positive factor g cancels in the normalisation.
+      const float eps = c_.eps;
+      const float diff_norm = norm(diff_.data(), d);
+      const float pu_norm = norm(pu, d);
+      const float su = (c_.perturb_users && diff_norm > 0.0f) ? -eps / diff_norm : 0.0f;
+      const float si = (c_.perturb_items && pu_norm > 0.0f) ? -eps / pu_norm : 0.0f;
+      for (int k = 0; k < d; ++k) {
+        pu_adv_[k] = pu[k] + su * diff_[k];
+        diff_adv_[k] = diff_[k] + 2.0f * si * pu[k];  // (q_i + D_i) - (q_j + D_j), D_j = -D_i
+      }
+      const float x_adv = dot(pu_adv_.data(), diff_adv_.data(), d) + bias_diff;
+      const float g_adv = c_.reg_adv * sigmoid(-x_adv);
+      tot.adv_loss += softplus(-x_adv);
+      for (int k = 0; k < d; ++k) {
+        gu_[k] -= g_adv * diff_adv_[k];
+        gi_[k] -= g_adv * pu_adv_[k];
+        gj_[k] += g_adv * pu_adv_[k];
+      }
+      gbi -= g_adv;
+      gbj += g_adv;
+    }
+
+    const Optimizer opt = c_.optimizer;
+    const float lr = c_.lr;
+    apply_row(pu, p_.user_accum ? p_.user_accum + static_cast<Index>(s.u) * d : nullptr, gu_.data(), d, lr, opt);
+    apply_row(qi, p_.item_accum ? p_.item_accum + static_cast<Index>(s.i) * d : nullptr, gi_.data(), d, lr, opt);
+    apply_row(qj, p_.item_accum ? p_.item_accum + static_cast<Index>(s.j) * d : nullptr, gj_.data(), d, lr, opt);
+    if (p_.item_bias) {
+      gbi += c_.reg_bias * p_.item_bias[s.i];
+      gbj += c_.reg_bias * p_.item_bias[s.j];
+      apply_scalar(p_.item_bias[s.i], p_.bias_accum ? p_.bias_accum + s.i : nullptr, gbi, lr, opt);
+      apply_scalar(p_.item_bias[s.j], p_.bias_accum ? p_.bias_accum + s.j : nullptr, gbj, lr, opt);
+    }
+  }
+
+  void prefetch(const Sample& s) const {
+    const int d = d_;
+    prefetch_row(p_.user_factors + static_cast<Index>(s.u) * d, d);
+    prefetch_row(p_.item_factors + static_cast<Index>(s.i) * d, d);
+    prefetch_row(p_.item_factors + static_cast<Index>(s.j) * d, d);
+    if (p_.user_accum) {
+      prefetch_row(p_.user_accum + static_cast<Index>(s.u) * d, d);
+      prefetch_row(p_.item_accum + static_cast<Index>(s.i) * d, d);
+      prefetch_row(p_.item_accum + static_cast<Index>(s.j) * d, d);
+    }
+  }
+
+ private:
+  MFParams& p_;
+  const MFTrainConfig& c_;
+  const int d_;
+  std::vector<float> diff_, gu_, gi_, gj_, pu_adv_, diff_adv_;
+};
+
+// Sparse row accumulator: maps the rows a mini-batch touches to dense slots. The slot array is
+// sized to the whole table once per thread and reset only at the touched rows, so a batch costs
+// O(batch) and not O(table).
+class RowSlots {
+ public:
+  RowSlots(std::int32_t n_rows, int dim, int max_rows) : slot_(static_cast<size_t>(n_rows), -1), dim_(dim) {
+    rows_.reserve(static_cast<size_t>(max_rows));
+    grad_.resize(static_cast<size_t>(max_rows) * dim);
+    delta_.resize(static_cast<size_t>(max_rows) * dim);
+    bias_grad_.resize(static_cast<size_t>(max_rows));
+    count_.resize(static_cast<size_t>(max_rows));
+  }
+  int slot(std::int32_t row) {
+    int& s = slot_[static_cast<size_t>(row)];
+    if (s < 0) {
+      s = static_cast<int>(rows_.size());
+      rows_.push_back(row);
+      std::fill_n(grad_.begin() + static_cast<Index>(s) * dim_, dim_, 0.0f);
+      std::fill_n(delta_.begin() + static_cast<Index>(s) * dim_, dim_, 0.0f);
+      bias_grad_[static_cast<size_t>(s)] = 0.0f;
+      count_[static_cast<size_t>(s)] = 0;
+    }
+    return s;
+  }
+  void clear() {
+    for (std::int32_t r : rows_) slot_[static_cast<size_t>(r)] = -1;
+    rows_.clear();
+  }
+  float* grad(int s) { return grad_.data() + static_cast<Index>(s) * dim_; }
+  float* delta(int s) { return delta_.data() + static_cast<Index>(s) * dim_; }
+  float& bias_grad(int s) { return bias_grad_[static_cast<size_t>(s)]; }
+  int& count(int s) { return count_[static_cast<size_t>(s)]; }
+  const std::vector<std::int32_t>& rows() const { return rows_; }
+
+ private:
+  std::vector<int> slot_;
+  std::vector<std::int32_t> rows_;
+  std::vector<float> grad_, delta_, bias_grad_;
+  std::vector<int> count_;
+  int dim_;
+};
+
+// Mini-batch trainer state (APR section 3.4 semantics).
+class BatchStep {
+ public:
+  BatchStep(MFParams& p, const MFTrainConfig& c)
+      : p_(p), c_(c), d_(p.dim), users_(p.n_users, p.dim, c.batch_size), items_(p.n_items, p.dim, 2 * c.batch_size),
+        diff_(d_), pu_adv_(d_), diff_adv_(d_) {}
+
+  void operator()(const std::vector<Sample>& batch, ThreadTotals& tot) {
+    const int d = d_;
+    users_.clear();
+    items_.clear();
+    const bool adv = c_.adversarial();
+    // Pass 1: slots, and (when adversarial) the batch gradient w.r.t. every touched vector.
+    for (const Sample& s : batch) {
+      const int su = users_.slot(s.u), si = items_.slot(s.i), sj = items_.slot(s.j);
+      if (!adv) continue;
+      const float* pu = user(s.u);
+      const float* qi = item(s.i);
+      const float* qj = item(s.j);
+      const float x = score_diff(pu, qi, qj, s);
+      const float g = sigmoid(-x);
+      float* du = users_.delta(su);
+      float* di = items_.delta(si);
+      float* dj = items_.delta(sj);
+      for (int k = 0; k < d; ++k) {
+        du[k] -= g * (qi[k] - qj[k]);
+        di[k] -= g * pu[k];
+        dj[k] += g * pu[k];
+      }
+    }
+    if (adv) {
+      normalise(users_, c_.perturb_users);
+      normalise(items_, c_.perturb_items);
+    }
+    // Pass 2: clean and perturbed gradients, summed per row.
+    const float reg = c_.reg;
+    for (const Sample& s : batch) {
+      const int su = users_.slot(s.u), si = items_.slot(s.i), sj = items_.slot(s.j);
+      const float* pu = user(s.u);
+      const float* qi = item(s.i);
+      const float* qj = item(s.j);
+      for (int k = 0; k < d; ++k) diff_[k] = qi[k] - qj[k];
+      const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
+      const float x = dot(pu, diff_.data(), d) + bias_diff;
+      const float g = sigmoid(-x);
+      tot.loss += softplus(-x);
+      tot.correct += x > 0.0f;
+      float* gu = users_.grad(su);
+      float* gi = items_.grad(si);
+      float* gj = items_.grad(sj);
+      for (int k = 0; k < d; ++k) {
+        gu[k] += -g * diff_[k] + reg * pu[k];
+        gi[k] += -g * pu[k] + reg * qi[k];
+        gj[k] += g * pu[k] + reg * qj[k];
+      }
+      items_.bias_grad(si) -= g;
+      items_.bias_grad(sj) += g;
+      ++items_.count(si);
+      ++items_.count(sj);
+      if (adv) {
+        const float* du = users_.delta(su);
+        const float* di = items_.delta(si);
+        const float* dj = items_.delta(sj);
+        for (int k = 0; k < d; ++k) {
+          pu_adv_[k] = pu[k] + du[k];
+          diff_adv_[k] = diff_[k] + di[k] - dj[k];
+        }
+        const float x_adv = dot(pu_adv_.data(), diff_adv_.data(), d) + bias_diff;
+        const float g_adv = c_.reg_adv * sigmoid(-x_adv);
+        tot.adv_loss += softplus(-x_adv);
+        for (int k = 0; k < d; ++k) {
+          gu[k] -= g_adv * diff_adv_[k];
+          gi[k] -= g_adv * pu_adv_[k];
+          gj[k] += g_adv * pu_adv_[k];
+        }
+        items_.bias_grad(si) -= g_adv;
+        items_.bias_grad(sj) += g_adv;
+      }
+    }
+    // Pass 3: one optimiser step per touched row (Hogwild writes).
+    const Optimizer opt = c_.optimizer;
+    const float lr = c_.lr;
+    for (size_t s = 0; s < users_.rows().size(); ++s) {
+      const Index r = users_.rows()[s];
+      apply_row(p_.user_factors + r * d, p_.user_accum ? p_.user_accum + r * d : nullptr,
+                users_.grad(static_cast<int>(s)), d, lr, opt);
+    }
+    for (size_t s = 0; s < items_.rows().size(); ++s) {
+      const Index r = items_.rows()[s];
+      apply_row(p_.item_factors + r * d, p_.item_accum ? p_.item_accum + r * d : nullptr,
+                items_.grad(static_cast<int>(s)), d, lr, opt);
+      if (p_.item_bias) {
+        const float gb = items_.bias_grad(static_cast<int>(s)) +
+                         c_.reg_bias * static_cast<float>(items_.count(static_cast<int>(s))) * p_.item_bias[r];
+        apply_scalar(p_.item_bias[r], p_.bias_accum ? p_.bias_accum + r : nullptr, gb, lr, opt);
+      }
+    }
+  }
+
+ private:
+  const float* user(std::int32_t u) const { return p_.user_factors + static_cast<Index>(u) * d_; }
+  const float* item(std::int32_t i) const { return p_.item_factors + static_cast<Index>(i) * d_; }
+  float score_diff(const float* pu, const float* qi, const float* qj, const Sample& s) const {
+    float x = 0.0f;
+    for (int k = 0; k < d_; ++k) x += pu[k] * (qi[k] - qj[k]);
+    if (p_.item_bias) x += p_.item_bias[s.i] - p_.item_bias[s.j];
+    return x;
+  }
+  void normalise(RowSlots& slots, bool enabled) {
+    for (size_t s = 0; s < slots.rows().size(); ++s) {
+      float* delta = slots.delta(static_cast<int>(s));
+      const float n = norm(delta, d_);
+      const float scale = (enabled && n > 0.0f) ? c_.eps / n : 0.0f;
+      for (int k = 0; k < d_; ++k) delta[k] *= scale;
+    }
+  }
+
+  MFParams& p_;
+  const MFTrainConfig& c_;
+  const int d_;
+  RowSlots users_, items_;
+  std::vector<float> diff_, pu_adv_, diff_adv_;
+};
+
+void check_params(const MFParams& p) {
+  require(p.n_users > 0 && p.n_items > 0 && p.dim > 0, "model must have at least one user, item and factor");
+  require(p.user_factors && p.item_factors, "factor matrices are missing");
+}
+
+}  // namespace
+
+void MFTrainConfig::validate() const {
+  require(std::isfinite(lr) && lr > 0.0f, "lr must be a positive finite number, got " + std::to_string(lr));
+  require(std::isfinite(reg) && reg >= 0.0f, "reg must be >= 0, got " + std::to_string(reg));
+  require(std::isfinite(reg_bias) && reg_bias >= 0.0f, "reg_bias must be >= 0");
+  require(std::isfinite(eps) && eps >= 0.0f, "eps must be >= 0, got " + std::to_string(eps));
+  require(std::isfinite(reg_adv) && reg_adv >= 0.0f, "reg_adv must be >= 0, got " + std::to_string(reg_adv));
+  require(batch_size >= 1, "batch_size must be >= 1");
+  require(num_threads >= 0, "num_threads must be >= 0");
+}
+
+EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig& config) {
+  config.validate();
+  check_params(params);
+  require(train.n_rows == params.n_users && train.n_cols == params.n_items,
+          "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
+              " items but the model has " + std::to_string(params.n_users) + " x " + std::to_string(params.n_items));
+  require(train.nnz() > 0, "training data is empty");
+  require(config.optimizer == Optimizer::SGD || (params.user_accum && params.item_accum),
+          "Adagrad needs accumulator arrays");
+  require(!params.item_bias || config.optimizer == Optimizer::SGD || params.bias_accum,
+          "Adagrad needs a bias accumulator");
+
+  const std::vector<std::int32_t> rows = entry_rows(train);
+  const TripleSampler sampler(train, rows);
+  const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
+  const int n_chunks = resolve_threads(config.num_threads);
+  std::vector<ThreadTotals> totals(static_cast<size_t>(n_chunks));
+  ExceptionCarrier carrier;
+
+  // One chunk per thread; the chunk index (not the OpenMP thread id) seeds its stream, so the
+  // result depends only on (seed, epoch, num_threads) and the scheduling of Hogwild writes.
+#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
+  for (int chunk = 0; chunk < n_chunks; ++chunk) {
+    carrier.run([&] {
+      const Index begin = total * chunk / n_chunks, end = total * (chunk + 1) / n_chunks;
+      Rng rng(mix_seed(config.seed, config.epoch), static_cast<std::uint64_t>(chunk));
+      ThreadTotals& tot = totals[static_cast<size_t>(chunk)];
+      if (config.batch_size == 1) {
+        // Look-ahead ring: rows of a sample are prefetched a few samples before they are used,
+        // hiding the DRAM latency of random row access.
+        constexpr int kAhead = 4;
+        SampleStep step(params, config);
+        Sample ring[kAhead];
+        const Index n = end - begin;
+        for (int a = 0; a < kAhead && a < n; ++a) {
+          ring[a] = sampler.draw(rng);
+          if (ring[a].ok) step.prefetch(ring[a]);
+        }
+        for (Index s = 0; s < n; ++s) {
+          const Sample cur = ring[s % kAhead];
+          if (s + kAhead < n) {
+            ring[s % kAhead] = sampler.draw(rng);
+            if (ring[s % kAhead].ok) step.prefetch(ring[s % kAhead]);
+          }
+          if (!cur.ok) {
+            ++tot.skipped;
+            continue;
+          }
+          step(cur, tot);
+          ++tot.samples;
+        }
+      } else {
+        BatchStep step(params, config);
+        std::vector<Sample> batch;
+        batch.reserve(static_cast<size_t>(config.batch_size));
+        for (Index s = begin; s < end;) {
+          batch.clear();
+          for (; s < end && static_cast<int>(batch.size()) < config.batch_size; ++s) {
+            const Sample smp = sampler.draw(rng);
+            if (smp.ok) batch.push_back(smp);
+            else ++tot.skipped;
+          }
+          if (batch.empty()) continue;
+          step(batch, tot);
+          tot.samples += static_cast<Index>(batch.size());
+        }
+      }
+    });
+  }
+  carrier.rethrow();
+
+  EpochStats out;
+  Index correct = 0;
+  for (const auto& t : totals) {
+    out.samples += t.samples;
+    out.skipped += t.skipped;
+    out.loss += t.loss;
+    out.adv_loss += t.adv_loss;
+    correct += t.correct;
+  }
+  if (out.samples > 0) {
+    out.loss /= static_cast<double>(out.samples);
+    out.adv_loss /= static_cast<double>(out.samples);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+  }
+  const Index d = params.dim;
+  if (!std::isfinite(out.loss) || !all_finite(params.user_factors, params.n_users * d) ||
+      !all_finite(params.item_factors, params.n_items * d) ||
+      (params.item_bias && !all_finite(params.item_bias, params.n_items))) {
+    throw NumericalError("training diverged: parameters became NaN or infinite (epoch " +
+                         std::to_string(config.epoch) + "); lower the learning rate (lr=" +
+                         std::to_string(config.lr) + ") or raise regularisation");
+  }
+  return out;
+}
+
+Triples sample_triples(const CsrView& train, std::uint64_t seed, int negatives_per_pair, int num_threads) {
+  require(negatives_per_pair >= 1, "negatives_per_pair must be >= 1");
+  Triples out;
+  const Index n = train.nnz() * negatives_per_pair;
+  out.users.resize(static_cast<size_t>(n));
+  out.pos.resize(static_cast<size_t>(n));
+  out.neg.resize(static_cast<size_t>(n));
+  ExceptionCarrier carrier;
+  // Each user has its own stream, so the draw does not depend on the thread count.
+#pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(dynamic, 256)
+  for (std::int32_t u = 0; u < train.n_rows; ++u) {
+    carrier.run([&] {
+      Rng rng(seed, static_cast<std::uint64_t>(u));
+      require(train.row_size(u) < train.n_cols || train.row_size(u) == 0,
+              "user " + std::to_string(u) + " interacted with every item: no negative can be sampled");
+      for (Index e = train.row_begin(u); e < train.row_end(u); ++e) {
+        for (int r = 0; r < negatives_per_pair; ++r) {
+          const size_t o = static_cast<size_t>(e * negatives_per_pair + r);
+          std::int32_t j;
+          do {
+            j = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(train.n_cols)));
+          } while (train.contains(u, j));
+          out.users[o] = u;
+          out.pos[o] = train.indices[e];
+          out.neg[o] = j;
+        }
+      }
+    });
+  }
+  carrier.rethrow();
+  return out;
+}
+
+double bpr_gradients(const MFParams& p, const std::int32_t* users, const std::int32_t* pos, const std::int32_t* neg,
+                     Index n_triples, float* grad_users, float* grad_items, Index* correct, int num_threads) {
+  check_params(p);
+  const int d = p.dim;
+  const int n_chunks = resolve_threads(num_threads);
+  // Per-chunk accumulation buffers: rows are hit by many triples, and atomics on floats would
+  // serialise the hot rows. Memory: chunks x (users + items) x dim floats, bounded by the model.
+  std::vector<RowMatrixF> gu(static_cast<size_t>(grad_users ? n_chunks : 0));
+  std::vector<RowMatrixF> gi(static_cast<size_t>(grad_items ? n_chunks : 0));
+  std::vector<double> losses(static_cast<size_t>(n_chunks), 0.0);
+  std::vector<Index> corrects(static_cast<size_t>(n_chunks), 0);
+  ExceptionCarrier carrier;
+#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
+  for (int chunk = 0; chunk < n_chunks; ++chunk) {
+    carrier.run([&] {
+      if (grad_users) gu[static_cast<size_t>(chunk)] = RowMatrixF::Zero(p.n_users, d);
+      if (grad_items) gi[static_cast<size_t>(chunk)] = RowMatrixF::Zero(p.n_items, d);
+      const Index begin = n_triples * chunk / n_chunks, end = n_triples * (chunk + 1) / n_chunks;
+      for (Index t = begin; t < end; ++t) {
+        const std::int32_t u = users[t], i = pos[t], j = neg[t];
+        require(u >= 0 && u < p.n_users && i >= 0 && i < p.n_items && j >= 0 && j < p.n_items,
+                "triple " + std::to_string(t) + " has an id out of range");
+        const float* pu = p.user_factors + static_cast<Index>(u) * d;
+        const float* qi = p.item_factors + static_cast<Index>(i) * d;
+        const float* qj = p.item_factors + static_cast<Index>(j) * d;
+        float x = 0.0f;
+        for (int k = 0; k < d; ++k) x += pu[k] * (qi[k] - qj[k]);
+        if (p.item_bias) x += p.item_bias[i] - p.item_bias[j];
+        losses[static_cast<size_t>(chunk)] += softplus(-x);
+        corrects[static_cast<size_t>(chunk)] += x > 0.0f;
+        const float g = sigmoid(-x);
+        if (grad_users) {
+          float* r = gu[static_cast<size_t>(chunk)].row(u).data();
+          for (int k = 0; k < d; ++k) r[k] -= g * (qi[k] - qj[k]);
+        }
+        if (grad_items) {
+          float* ri = gi[static_cast<size_t>(chunk)].row(i).data();
+          float* rj = gi[static_cast<size_t>(chunk)].row(j).data();
+          for (int k = 0; k < d; ++k) {
+            ri[k] -= g * pu[k];
+            rj[k] += g * pu[k];
+          }
+        }
+      }
+    });
+  }
+  carrier.rethrow();
+  if (grad_users) {
+    MatrixMapF out(grad_users, p.n_users, d);
+    out = gu[0];
+    for (int c = 1; c < n_chunks; ++c) out += gu[static_cast<size_t>(c)];
+  }
+  if (grad_items) {
+    MatrixMapF out(grad_items, p.n_items, d);
+    out = gi[0];
+    for (int c = 1; c < n_chunks; ++c) out += gi[static_cast<size_t>(c)];
+  }
+  double loss = 0.0;
+  Index corr = 0;
+  for (int c = 0; c < n_chunks; ++c) {
+    loss += losses[static_cast<size_t>(c)];
+    corr += corrects[static_cast<size_t>(c)];
+  }
+  if (correct) *correct = corr;
+  return loss;
+}
+
+void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads) {
+  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
+#pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
+  for (Index r = 0; r < rows; ++r) {
+    float* row = m + r * dim;
+    if (sign) {
+      for (int k = 0; k < dim; ++k) row[k] = row[k] > 0.0f ? eps : (row[k] < 0.0f ? -eps : 0.0f);
+    } else {
+      const float n = norm(row, dim);
+      const float scale = n > 0.0f ? eps / n : 0.0f;
+      for (int k = 0; k < dim; ++k) row[k] *= scale;
+    }
+  }
+}
+
+void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int num_threads) {
+  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
+#pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
+  for (Index r = 0; r < rows; ++r) {
+    float* row = delta + r * dim;
+    if (linf) {
+      for (int k = 0; k < dim; ++k) row[k] = std::min(eps, std::max(-eps, row[k]));
+    } else {
+      const float n = norm(row, dim);
+      if (n > eps) {
+        const float scale = eps / n;
+        for (int k = 0; k < dim; ++k) row[k] *= scale;
+      }
+    }
+  }
+}
+
+bool all_finite(const float* data, Index n) {
+  // Sum of x * 0 is NaN iff some x is NaN or infinite; vectorises well.
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (Index k = 0; k < n; ++k) acc += data[k] * 0.0f;
+  return acc == 0.0f;
+}
+
+}  // namespace advrec

@@ -1,0 +1,240 @@
+// The only file that knows about Python: it checks and converts NumPy arrays, translates
+// exceptions, and releases the GIL around every call into the engine.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "advrec/csr.hpp"
+#include "advrec/mf.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace py = pybind11;
+using namespace advrec;
+
+#ifndef ADVREC_MODULE_NAME
+#define ADVREC_MODULE_NAME _core
+#endif
+#ifndef ADVREC_VARIANT
+#define ADVREC_VARIANT "base"
+#endif
+
+namespace {
+
+// ---- array checks ---------------------------------------------------------------------------
+// Parameters are written in place, so they must already be the exact dtype and layout: a silent
+// conversion would train a copy and leave the model untouched.
+template <class T>
+T* mutable_data(py::handle obj, const char* name, py::ssize_t rows, py::ssize_t cols) {
+  if (!py::isinstance<py::array_t<T>>(obj)) {
+    throw py::type_error(std::string(name) + " must be a numpy array of dtype " +
+                         py::str(py::dtype::of<T>()).cast<std::string>());
+  }
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!arr.dtype().is(py::dtype::of<T>())) {
+    throw py::type_error(std::string(name) + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
+                         ", got " + py::str(arr.dtype()).cast<std::string>());
+  }
+  if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (!arr.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+  const py::ssize_t want_ndim = cols < 0 ? 1 : 2;
+  if (arr.ndim() != want_ndim || arr.shape(0) != rows || (cols >= 0 && arr.shape(1) != cols)) {
+    std::string shape = "(" + std::to_string(rows) + (cols >= 0 ? ", " + std::to_string(cols) : std::string(",")) + ")";
+    throw py::value_error(std::string(name) + " must have shape " + shape);
+  }
+  return static_cast<T*>(arr.mutable_data());
+}
+
+template <class T>
+T* optional_mutable(py::handle obj, const char* name, py::ssize_t rows, py::ssize_t cols) {
+  return obj.is_none() ? nullptr : mutable_data<T>(obj, name, rows, cols);
+}
+
+// Read-only inputs: converted to the engine's dtype when that is lossless (pybind11 forcecast is
+// not used, so float data passed as ids is rejected rather than truncated).
+template <class T>
+py::array_t<T, py::array::c_style> input_array(py::handle obj, const char* name) {
+  auto arr = py::array::ensure(obj);
+  if (!arr) throw py::type_error(std::string(name) + " must be array-like");
+  if (std::is_integral<T>::value && arr.size() > 0 && arr.dtype().kind() != 'i' && arr.dtype().kind() != 'u') {
+    throw py::type_error(std::string(name) + " must hold integers, got dtype " + py::str(arr.dtype()).cast<std::string>());
+  }
+  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(arr);
+}
+
+struct CsrArrays {
+  py::array_t<std::int64_t, py::array::c_style> indptr;
+  py::array_t<std::int32_t, py::array::c_style> indices;
+  CsrView view;
+};
+
+CsrArrays csr_from(py::handle indptr, py::handle indices, std::int32_t n_cols, const char* name) {
+  CsrArrays c{input_array<std::int64_t>(indptr, "indptr"), input_array<std::int32_t>(indices, "indices"), {}};
+  if (c.indptr.ndim() != 1 || c.indptr.size() < 1) throw py::value_error(std::string(name) + ": indptr must be 1-d and non-empty");
+  if (c.indices.ndim() != 1) throw py::value_error(std::string(name) + ": indices must be 1-d");
+  const std::int64_t nnz = c.indptr.data()[c.indptr.size() - 1];
+  if (nnz != c.indices.size()) throw py::value_error(std::string(name) + ": indptr[-1] does not match len(indices)");
+  c.view = CsrView{static_cast<std::int32_t>(c.indptr.size() - 1), n_cols, c.indptr.data(), c.indices.data()};
+  return c;
+}
+
+py::dict cpu_features() {
+  py::dict d;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  d["avx2"] = static_cast<bool>(__builtin_cpu_supports("avx2")) && static_cast<bool>(__builtin_cpu_supports("fma"));
+  d["avx512"] = static_cast<bool>(__builtin_cpu_supports("avx512f")) && static_cast<bool>(__builtin_cpu_supports("avx512bw")) &&
+                static_cast<bool>(__builtin_cpu_supports("avx512vl")) && static_cast<bool>(__builtin_cpu_supports("avx512dq"));
+#else
+  d["avx2"] = false;
+  d["avx512"] = false;
+#endif
+  return d;
+}
+
+int openmp_threads() {
+  return resolve_threads(0);
+}
+
+MFParams mf_params(py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ, py::handle accB) {
+  auto p = py::reinterpret_borrow<py::array>(P);
+  auto q = py::reinterpret_borrow<py::array>(Q);
+  if (!py::isinstance<py::array>(P) || p.ndim() != 2) throw py::type_error("user_factors must be a 2-d numpy array");
+  if (!py::isinstance<py::array>(Q) || q.ndim() != 2) throw py::type_error("item_factors must be a 2-d numpy array");
+  MFParams m;
+  m.n_users = static_cast<std::int32_t>(p.shape(0));
+  m.n_items = static_cast<std::int32_t>(q.shape(0));
+  m.dim = static_cast<std::int32_t>(p.shape(1));
+  m.user_factors = mutable_data<float>(P, "user_factors", m.n_users, m.dim);
+  m.item_factors = mutable_data<float>(Q, "item_factors", m.n_items, m.dim);
+  m.item_bias = optional_mutable<float>(bias, "item_bias", m.n_items, -1);
+  m.user_accum = optional_mutable<float>(accP, "user_accum", m.n_users, m.dim);
+  m.item_accum = optional_mutable<float>(accQ, "item_accum", m.n_items, m.dim);
+  m.bias_accum = optional_mutable<float>(accB, "bias_accum", m.n_items, -1);
+  return m;
+}
+
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
+  m.doc() = "advrec C++ engine (internal; use the advrec package)";
+  m.attr("variant") = ADVREC_VARIANT;
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const NumericalError& e) {
+      PyErr_SetString(PyExc_FloatingPointError, e.what());
+    }
+  });
+
+  m.def("cpu_features", &cpu_features, "ISA extensions this CPU supports (x86-64 only)");
+  m.def("max_threads", &openmp_threads, "Threads used when num_threads=0 (1 without OpenMP)");
+
+  m.def("validate_csr", [](py::handle indptr, py::handle indices, std::int32_t n_cols, const std::string& name) {
+    auto c = csr_from(indptr, indices, n_cols, name.c_str());
+    c.view.validate(name.c_str());
+  }, py::arg("indptr"), py::arg("indices"), py::arg("n_cols"), py::arg("name") = "interactions");
+
+  py::enum_<Optimizer>(m, "Optimizer").value("sgd", Optimizer::SGD).value("adagrad", Optimizer::Adagrad);
+
+  py::class_<MFTrainConfig>(m, "MFTrainConfig")
+      .def(py::init<>())
+      .def_readwrite("lr", &MFTrainConfig::lr)
+      .def_readwrite("reg", &MFTrainConfig::reg)
+      .def_readwrite("reg_bias", &MFTrainConfig::reg_bias)
+      .def_readwrite("optimizer", &MFTrainConfig::optimizer)
+      .def_readwrite("eps", &MFTrainConfig::eps)
+      .def_readwrite("reg_adv", &MFTrainConfig::reg_adv)
+      .def_readwrite("perturb_users", &MFTrainConfig::perturb_users)
+      .def_readwrite("perturb_items", &MFTrainConfig::perturb_items)
+      .def_readwrite("batch_size", &MFTrainConfig::batch_size)
+      .def_readwrite("n_samples", &MFTrainConfig::n_samples)
+      .def_readwrite("num_threads", &MFTrainConfig::num_threads)
+      .def_readwrite("seed", &MFTrainConfig::seed)
+      .def_readwrite("epoch", &MFTrainConfig::epoch);
+
+  m.def("train_mf", [](py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ, py::handle accB,
+                       py::handle indptr, py::handle indices, const MFTrainConfig& config) {
+    MFParams params = mf_params(P, Q, bias, accP, accQ, accB);
+    auto train = csr_from(indptr, indices, params.n_items, "train");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_mf(params, train.view, config);
+    }
+    py::dict out;
+    out["samples"] = stats.samples;
+    out["skipped"] = stats.skipped;
+    out["loss"] = stats.loss;
+    out["adv_loss"] = stats.adv_loss;
+    out["accuracy"] = stats.accuracy;
+    return out;
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
+     py::arg("item_accum"), py::arg("bias_accum"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("sample_triples", [](py::handle indptr, py::handle indices, std::int32_t n_items, std::uint64_t seed,
+                             int negatives_per_pair, int num_threads) {
+    auto train = csr_from(indptr, indices, n_items, "train");
+    Triples t;
+    {
+      py::gil_scoped_release release;
+      t = sample_triples(train.view, seed, negatives_per_pair, num_threads);
+    }
+    return py::make_tuple(to_numpy(std::move(t.users)), to_numpy(std::move(t.pos)), to_numpy(std::move(t.neg)));
+  }, py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("seed"), py::arg("negatives_per_pair") = 1,
+     py::arg("num_threads") = 0);
+
+  m.def("bpr_gradients", [](py::handle P, py::handle Q, py::handle bias, py::handle users, py::handle pos,
+                            py::handle neg, bool want_users, bool want_items, int num_threads) {
+    MFParams params = mf_params(P, Q, bias, py::none(), py::none(), py::none());
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    py::object gu = py::none(), gi = py::none();
+    float* gu_ptr = nullptr;
+    float* gi_ptr = nullptr;
+    if (want_users) {
+      py::array_t<float> a({static_cast<py::ssize_t>(params.n_users), static_cast<py::ssize_t>(params.dim)});
+      gu_ptr = a.mutable_data();
+      gu = a;
+    }
+    if (want_items) {
+      py::array_t<float> a({static_cast<py::ssize_t>(params.n_items), static_cast<py::ssize_t>(params.dim)});
+      gi_ptr = a.mutable_data();
+      gi = a;
+    }
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = bpr_gradients(params, u.data(), i.data(), j.data(), u.size(), gu_ptr, gi_ptr, &correct, num_threads);
+    }
+    return py::make_tuple(loss, correct, gu, gi);
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("users"), py::arg("pos"),
+     py::arg("neg"), py::arg("want_users") = true, py::arg("want_items") = true, py::arg("num_threads") = 0);
+
+  m.def("fgm_normalise_rows", [](py::handle mat, float eps, bool sign, int num_threads) {
+    auto a = py::reinterpret_borrow<py::array>(mat);
+    if (!py::isinstance<py::array>(mat) || a.ndim() != 2) throw py::type_error("matrix must be a 2-d numpy array");
+    float* data = mutable_data<float>(mat, "matrix", a.shape(0), a.shape(1));
+    py::gil_scoped_release release;
+    fgm_normalise_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, sign, num_threads);
+  }, py::arg("matrix"), py::arg("eps"), py::arg("sign") = false, py::arg("num_threads") = 0);
+
+  m.def("project_rows", [](py::handle mat, float eps, bool linf, int num_threads) {
+    auto a = py::reinterpret_borrow<py::array>(mat);
+    if (!py::isinstance<py::array>(mat) || a.ndim() != 2) throw py::type_error("matrix must be a 2-d numpy array");
+    float* data = mutable_data<float>(mat, "matrix", a.shape(0), a.shape(1));
+    py::gil_scoped_release release;
+    project_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, linf, num_threads);
+  }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
+}
