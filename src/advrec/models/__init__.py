@@ -1,0 +1,3 @@
+"""Recommender models."""
+
+from .base import Recommender, load, NotFittedError

@@ -1,0 +1,341 @@
+"""The common base of every advrec model: fit loop, recommend/score, save/load.
+
+Contract every model follows (checked by ``python/tests/test_model_contract.py``):
+
+* hyper-parameters are set in ``__init__`` and kept as attributes of the same names;
+* ``fit(train, ...)`` returns ``self``; ``train`` is an :class:`advrec.Interactions`;
+* after fitting, ``n_users`` and ``n_items`` are set, and :meth:`_scoring_factors` returns two
+  float32 matrices ``U`` (len(users) x D) and ``V`` (n_items x D) with ``score = U @ V.T``. Every
+  model in advrec is a dot-product model in this sense (biases are extra columns), which lets one
+  C++ kernel rank, evaluate and attack all of them;
+* parameters live in NumPy arrays listed by :attr:`_array_names`; ``save``/``load`` write and read
+  them with ``allow_pickle=False``;
+* adversarial attacks use :meth:`_perturbable` and :meth:`_loss_gradients` (see
+  :mod:`advrec.attacks`) and never modify the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .._engine import core
+
+FORMAT_VERSION = 1
+
+_REGISTRY: Dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: makes a model class loadable by :func:`advrec.load`."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class NotFittedError(ValueError):
+    """Raised when a model is used before :meth:`Recommender.fit`."""
+
+
+def _as_int32_ids(values, name: str, upper: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind == "b" or (arr.size and arr.dtype.kind not in "iu"):
+        raise TypeError(f"{name} must be integer ids, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= upper):
+        bad = arr[(arr < 0) | (arr >= upper)][0]
+        raise ValueError(f"{name} contains id {bad}, outside [0, {upper})")
+    return arr.astype(np.int32)
+
+
+class Recommender:
+    """Base class of all models. Subclasses implement the ``_``-prefixed hooks."""
+
+    #: names of the NumPy arrays that make up the fitted state (saved by :meth:`save`)
+    _array_names: Tuple[str, ...] = ()
+
+    # ---- hyper-parameters -------------------------------------------------------------------
+    def get_params(self) -> Dict[str, Any]:
+        """Hyper-parameters as a dict (the ``__init__`` arguments)."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {name: getattr(self, name) for name in sig.parameters if name != "self" and hasattr(self, name)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ---- state ------------------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "n_items", None) is not None and getattr(self, "n_users", None) is not None
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
+
+    def _remember_train(self, train) -> None:
+        """Keeps the training pairs (as CSR arrays) so that ``recommend`` can exclude them."""
+        indptr, indices = train.csr_arrays()
+        self._train_indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self._train_indices = np.ascontiguousarray(indices, dtype=np.int32)
+
+    # ---- scoring ----------------------------------------------------------------------------
+    def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Returns ``(U, V)`` float32 with ``score(users) == U @ V.T``."""
+        raise NotImplementedError
+
+    def _check_users(self, users) -> Tuple[np.ndarray, bool]:
+        self._check_fitted()
+        scalar = np.ndim(users) == 0
+        ids = _as_int32_ids(np.atleast_1d(users), "users", self.n_users)
+        return ids, scalar
+
+    def score(self, users, items=None) -> np.ndarray:
+        """Scores of ``users`` for every item, or for given ``items``.
+
+        Parameters
+        ----------
+        users : int or array of int
+            Internal user ids.
+        items : array of int, optional
+            With the same length as ``users``: pairwise scores ``score(users[k], items[k])``.
+            As a 2-d array of shape (len(users), m): the scores of each user's own candidate list.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            (n_users_asked, n_items) without ``items``; otherwise the shape of ``items``.
+        """
+        ids, scalar = self._check_users(users)
+        U, V = self._scoring_factors(ids)
+        if items is None:
+            out = U @ V.T
+            return out[0] if scalar else out
+        it = np.asarray(items)
+        flat = _as_int32_ids(it.ravel(), "items", self.n_items)
+        if it.ndim <= 1:
+            if it.size != ids.size:
+                raise ValueError(f"items must have the same length as users ({ids.size}), got {it.size}")
+            out = np.einsum("nd,nd->n", U, V[flat])
+            return out[0] if scalar and np.ndim(items) == 0 else out
+        if it.ndim == 2 and it.shape[0] == ids.size:
+            cand = V[flat].reshape(it.shape[0], it.shape[1], -1)
+            return np.einsum("nd,nmd->nm", U, cand)
+        raise ValueError("items must be 1-d (pairwise) or 2-d with one row per user")
+
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads: int = 0):
+        """Top-``k`` items for one user or a batch.
+
+        Parameters
+        ----------
+        users : int or array of int
+            Internal user ids.
+        k : int
+            Number of items. If fewer than ``k`` items are left after excluding seen ones, the
+            remaining slots hold id -1 and score -inf.
+        exclude_seen : bool
+            Leave out the items each user interacted with in the training data.
+
+        Returns
+        -------
+        (ids, scores) : int32 and float32 arrays of shape (n, k), or (k,) for a single user,
+            best first.
+        """
+        from ..evaluation import top_k
+
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an integer, got {type(k).__name__}")
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        ids, scalar = self._check_users(users)
+        U, V = self._scoring_factors(ids)
+        exclude = None
+        if exclude_seen:
+            exclude = (self._train_indptr, self._train_indices, ids)
+        top_ids, top_scores = top_k(U, V, int(k), exclude=exclude, num_threads=num_threads)
+        if scalar:
+            return top_ids[0], top_scores[0]
+        return top_ids, top_scores
+
+    # ---- persistence ------------------------------------------------------------------------
+    def _extra_state(self) -> Dict[str, Any]:
+        """JSON-serialisable fitted state that is not an array (override to extend)."""
+        return {"n_users": self.n_users, "n_items": self.n_items}
+
+    def _set_extra_state(self, state: Dict[str, Any]) -> None:
+        self.n_users = int(state["n_users"])
+        self.n_items = int(state["n_items"])
+
+    def save(self, path) -> None:
+        """Writes the model to ``path`` (``.npz``; no pickle)."""
+        self._check_fitted()
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "state": self._extra_state(),
+        }
+        arrays = {name: getattr(self, name) for name in self._array_names if getattr(self, name, None) is not None}
+        arrays["_train_indptr"] = self._train_indptr
+        arrays["_train_indices"] = self._train_indices
+        with open(path, "wb") as fh:
+            np.savez(fh, __meta__=np.array(json.dumps(meta, default=_json_default)), **arrays)
+
+    @classmethod
+    def _from_saved(cls, params: Dict[str, Any], state: Dict[str, Any], arrays: Dict[str, np.ndarray]):
+        model = cls(**params)
+        model._set_extra_state(state)
+        for name, value in arrays.items():
+            setattr(model, name, value)
+        model._validate_loaded()
+        return model
+
+    def _validate_loaded(self) -> None:
+        """Checks shapes after loading; raises ValueError on a mismatched file."""
+        if getattr(self, "_train_indptr", None) is None or self._train_indptr.shape != (self.n_users + 1,):
+            raise ValueError("model file is inconsistent: training index does not match n_users")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    return str(obj)
+
+
+def load(path) -> Recommender:
+    """Loads a model written by :meth:`Recommender.save`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not an advrec model, is truncated or corrupt, or has an unknown format
+        version or class.
+    """
+    import zipfile
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "__meta__" not in npz.files:
+                raise ValueError(f"{path!r} is not an advrec model file (no metadata)")
+            meta = json.loads(str(npz["__meta__"]))
+            arrays = {name: np.array(npz[name]) for name in npz.files if name != "__meta__"}
+    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, KeyError) as exc:
+        raise ValueError(f"{path!r} is not a readable advrec model file: {exc}") from exc
+    except ValueError as exc:
+        if "advrec" in str(exc):
+            raise
+        raise ValueError(f"{path!r} is not a readable advrec model file: {exc}") from exc
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path!r} has model format version {version}; this advrec reads version {FORMAT_VERSION}")
+    cls = _REGISTRY.get(meta.get("class"))
+    if cls is None:
+        raise ValueError(f"{path!r} holds an unknown model class {meta.get('class')!r}")
+    return cls._from_saved(meta["params"], meta["state"], arrays)
+
+
+class _Stop(Exception):
+    pass
+
+
+class EpochLoop:
+    """Runs epochs with a progress bar, callbacks, periodic validation and early stopping.
+
+    Shared by every trainer so that they all behave the same: ``history_`` gets one dict per epoch
+    (``epoch``, ``phase``, ``seconds`` and whatever the epoch function returns, plus validation
+    metrics on evaluated epochs); Ctrl-C stops between epochs and leaves a usable model
+    (``model.interrupted_`` is then True).
+    """
+
+    def __init__(self, model: Recommender, *, train, validation=None, eval_every: int = 0,
+                 eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+                 monitor: Optional[str] = None, patience: Optional[int] = None,
+                 callback: Optional[Callable[[int, Dict[str, Any]], Any]] = None,
+                 show_progress: bool = True):
+        if eval_every and validation is None:
+            raise ValueError("eval_every needs a validation set (validation=...)")
+        if eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {eval_every}")
+        if patience is not None and (patience < 1 or not eval_every):
+            raise ValueError("patience must be >= 1 and needs eval_every > 0")
+        self.model = model
+        self.train = train
+        self.validation = validation
+        self.eval_every = int(eval_every)
+        self.eval_k = tuple(eval_k) if not isinstance(eval_k, int) else (eval_k,)
+        self.eval_metrics = tuple(eval_metrics)
+        self.monitor = monitor or f"{self.eval_metrics[-1]}@{self.eval_k[0]}"
+        self.patience = patience
+        self.callback = callback
+        self.show_progress = show_progress
+        if not hasattr(model, "history_") or model.history_ is None:
+            model.history_ = []
+        self._best = -math.inf
+        self._since_best = 0
+
+    def run(self, n_epochs: int, run_epoch: Callable[[int], Dict[str, Any]], phase: str) -> bool:
+        """Runs ``n_epochs``; returns False if training stopped early (callback, patience, Ctrl-C)."""
+        from tqdm.auto import tqdm
+
+        model = self.model
+        model.interrupted_ = False
+        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not self.show_progress,
+                   leave=False, unit="epoch")
+        try:
+            for _ in range(n_epochs):
+                epoch = model._epochs_done
+                start = time.perf_counter()
+                try:
+                    figures = dict(run_epoch(epoch))
+                except KeyboardInterrupt:
+                    model.interrupted_ = True
+                    import warnings
+
+                    warnings.warn(f"training interrupted during epoch {epoch}; the model keeps the parameters "
+                                  "it had reached and remains usable", RuntimeWarning, stacklevel=3)
+                    return False
+                model._epochs_done += 1
+                figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
+                if self.eval_every and (epoch + 1) % self.eval_every == 0:
+                    figures.update(self._validate())
+                model.history_.append(figures)
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items()
+                                 if isinstance(v, float) and k not in ("seconds",)}, refresh=False)
+                if self.callback is not None and self.callback(epoch + 1, figures) is False:
+                    return False
+                if self._should_stop(figures):
+                    return False
+        finally:
+            bar.close()
+        return True
+
+    def _validate(self) -> Dict[str, float]:
+        from ..evaluation import evaluate
+
+        res = evaluate(self.model, self.train, self.validation, k=self.eval_k, metrics=self.eval_metrics,
+                       show_progress=False)
+        return {f"val_{name}": float(value) for name, value in res.summary.items()}
+
+    def _should_stop(self, figures: Dict[str, Any]) -> bool:
+        if self.patience is None:
+            return False
+        key = f"val_{self.monitor}"
+        if key not in figures:
+            return False
+        if figures[key] > self._best:
+            self._best = figures[key]
+            self._since_best = 0
+            return False
+        self._since_best += 1
+        return self._since_best >= self.patience
