@@ -30,9 +30,13 @@ def _load():
             continue
         try:
             return importlib.import_module(f"advrec._core_{name}")
-        except ImportError:
+        except ImportError as exc:
             if forced:
                 raise
+            import warnings
+
+            warnings.warn(f"advrec: the {name} build of the engine failed to load ({exc}); "
+                          "falling back to a slower build", RuntimeWarning, stacklevel=2)
     return _base
 
 

@@ -143,9 +143,9 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
     c.view.validate(name.c_str());
   }, py::arg("indptr"), py::arg("indices"), py::arg("n_cols"), py::arg("name") = "interactions");
 
-  py::enum_<Optimizer>(m, "Optimizer").value("sgd", Optimizer::SGD).value("adagrad", Optimizer::Adagrad);
+  py::enum_<Optimizer>(m, "Optimizer", py::module_local()).value("sgd", Optimizer::SGD).value("adagrad", Optimizer::Adagrad);
 
-  py::class_<MFTrainConfig>(m, "MFTrainConfig")
+  py::class_<MFTrainConfig>(m, "MFTrainConfig", py::module_local())
       .def(py::init<>())
       .def_readwrite("lr", &MFTrainConfig::lr)
       .def_readwrite("reg", &MFTrainConfig::reg)

@@ -1,3 +1,3 @@
 """Recommender models."""
 
-from .base import Recommender, load, NotFittedError
+from .base import EpochLoop, NotFittedError, Recommender, load, register
