@@ -1,5 +1,10 @@
 """advrec: adversarial training and robustness evaluation for recommender systems."""
 
 from ._engine import core as _core_engine
+from .models import EpochLoop, NotFittedError, Recommender, load
+from .models.mf import AMF, BPRMF
+from .models.pop import ItemPop
+from . import attacks
+from .robustness import robustness
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ separate extension module so that no code compiled for one instruction set can l
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 from . import _core as _base
@@ -28,6 +29,8 @@ def _load():
             if forced:
                 raise RuntimeError(f"ADVREC_ISA={forced} but this CPU does not support {name}")
             continue
+        if not forced and importlib.util.find_spec(f"advrec._core_{name}") is None:
+            continue  # a build without ISA variants (e.g. a development build)
         try:
             return importlib.import_module(f"advrec._core_{name}")
         except ImportError as exc:

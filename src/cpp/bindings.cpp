@@ -180,6 +180,28 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
      py::arg("item_accum"), py::arg("bias_accum"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
 
+  m.def("train_mf_on_triples", [](py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ,
+                                  py::handle accB, py::handle users, py::handle pos, py::handle neg,
+                                  const MFTrainConfig& config) {
+    MFParams params = mf_params(P, Q, bias, accP, accQ, accB);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_mf_on_triples(params, u.data(), i.data(), j.data(), u.size(), config);
+    }
+    py::dict out;
+    out["samples"] = stats.samples;
+    out["loss"] = stats.loss;
+    out["adv_loss"] = stats.adv_loss;
+    out["accuracy"] = stats.accuracy;
+    return out;
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
+     py::arg("item_accum"), py::arg("bias_accum"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
+
   m.def("sample_triples", [](py::handle indptr, py::handle indices, std::int32_t n_items, std::uint64_t seed,
                              int negatives_per_pair, int num_threads) {
     auto train = csr_from(indptr, indices, n_items, "train");

@@ -293,32 +293,38 @@ class EpochLoop:
                    leave=False, unit="epoch")
         try:
             for _ in range(n_epochs):
-                epoch = model._epochs_done
-                start = time.perf_counter()
                 try:
-                    figures = dict(run_epoch(epoch))
+                    if not self._one_epoch(run_epoch, phase, bar):
+                        return False
                 except KeyboardInterrupt:
+                    # The engine is called once per epoch, so Ctrl-C lands between engine calls:
+                    # the parameters are whole and the model stays usable.
                     model.interrupted_ = True
                     import warnings
 
-                    warnings.warn(f"training interrupted during epoch {epoch}; the model keeps the parameters "
-                                  "it had reached and remains usable", RuntimeWarning, stacklevel=3)
-                    return False
-                model._epochs_done += 1
-                figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
-                if self.eval_every and (epoch + 1) % self.eval_every == 0:
-                    figures.update(self._validate())
-                model.history_.append(figures)
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items()
-                                 if isinstance(v, float) and k not in ("seconds",)}, refresh=False)
-                if self.callback is not None and self.callback(epoch + 1, figures) is False:
-                    return False
-                if self._should_stop(figures):
+                    warnings.warn(f"training interrupted after {model._epochs_done} epochs; the model keeps the "
+                                  "parameters it had reached and remains usable", RuntimeWarning, stacklevel=3)
                     return False
         finally:
             bar.close()
         return True
+
+    def _one_epoch(self, run_epoch, phase: str, bar) -> bool:
+        model = self.model
+        epoch = model._epochs_done
+        start = time.perf_counter()
+        figures = dict(run_epoch(epoch))
+        model._epochs_done += 1
+        figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
+        if self.eval_every and (epoch + 1) % self.eval_every == 0:
+            figures.update(self._validate())
+        model.history_.append(figures)
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
+                        refresh=False)
+        if self.callback is not None and self.callback(epoch + 1, figures) is False:
+            return False
+        return not self._should_stop(figures)
 
     def _validate(self) -> Dict[str, float]:
         from ..evaluation import evaluate

@@ -65,6 +65,12 @@ struct EpochStats {
 // Throws NumericalError if the parameters become non-finite.
 EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig& config);
 
+// Trains on the given triples in order, on the calling thread: batches of config.batch_size
+// (1 = sample by sample). Deterministic; used by tests against reference implementations and by
+// callers that build their own samples. Returns the same statistics as train_mf.
+EpochStats train_mf_on_triples(MFParams& params, const std::int32_t* users, const std::int32_t* pos,
+                               const std::int32_t* neg, Index n_triples, const MFTrainConfig& config);
+
 // Draws, for each training pair (u, i) (or n per pair), a negative item j the user never
 // interacted with. Deterministic for a seed, independent of the thread count.
 struct Triples {

@@ -1,0 +1,156 @@
+"""The contract every advrec model must honour (see advrec/models/base.py).
+
+Add a model by adding a factory to MODELS: it receives the training data (with item features)
+and returns an unfitted model plus the keyword arguments of its fit call.
+"""
+
+import numpy as np
+import pytest
+
+import advrec
+
+
+def _mf(cls, **kw):
+    def make(train):
+        return cls(factors=16, epochs=15, lr=0.05, num_threads=1, seed=3, show_progress=False, **kw), {}
+    return make
+
+
+MODELS = {
+    "ItemPop": lambda train: (advrec.ItemPop(), {}),
+    "BPRMF": _mf(advrec.BPRMF),
+    "BPRMF-bias-batch": _mf(advrec.BPRMF, use_bias=True, batch_size=64),
+    "AMF": _mf(advrec.AMF, pretrain_epochs=10, eps=0.1),
+}
+
+
+@pytest.fixture(scope="module")
+def planted():
+    data = advrec.datasets.synthetic(n_users=300, n_items=200, seed=7)
+    train, test = advrec.split.leave_one_out(data, by="time")
+    return data, train, test
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def fitted(request, planted):
+    _, train, _ = planted
+    model, fit_kw = MODELS[request.param](train)
+    return request.param, model.fit(train, **fit_kw)
+
+
+def test_fit_returns_self_and_sets_sizes(planted):
+    _, train, _ = planted
+    for name, factory in MODELS.items():
+        model, kw = factory(train)
+        assert model.fit(train, **kw) is model, name
+        assert (model.n_users, model.n_items) == (train.n_users, train.n_items)
+
+
+def test_score_shapes_and_dtypes(fitted, planted):
+    name, model = fitted
+    _, train, _ = planted
+    s = model.score([0, 1, 2])
+    assert s.shape == (3, train.n_items) and s.dtype == np.float32
+    assert model.score(5).shape == (train.n_items,)
+    pair = model.score([0, 1], [4, 9])
+    np.testing.assert_allclose(pair, [s[0, 4], s[1, 9]], rtol=1e-5, atol=1e-6)
+    cand = model.score([0, 1], np.array([[1, 2, 3], [4, 5, 6]]))
+    np.testing.assert_allclose(cand, [s[0, [1, 2, 3]], s[1, [4, 5, 6]]], rtol=1e-5, atol=1e-6)
+
+
+def test_recommend_excludes_seen_and_is_sorted(fitted, planted):
+    name, model = fitted
+    _, train, _ = planted
+    indptr, indices = train.csr_arrays()
+    users = np.arange(20)
+    ids, scores = model.recommend(users, k=10)
+    assert ids.shape == (20, 10) and ids.dtype == np.int32 and scores.dtype == np.float32
+    for row, u in enumerate(users):
+        seen = set(indices[indptr[u]:indptr[u + 1]].tolist())
+        assert not seen & set(ids[row].tolist())
+        assert np.all(np.diff(scores[row]) <= 0)
+        full = model.score(u)
+        np.testing.assert_allclose(scores[row], full[ids[row]], rtol=1e-5, atol=1e-6)
+    one_ids, one_scores = model.recommend(3, k=5)
+    assert one_ids.shape == (5,)
+    with_seen, _ = model.recommend(users, k=10, exclude_seen=False)
+    best = np.argsort(-model.score(users), axis=1, kind="stable")[:, 0]
+    assert np.all(with_seen[:, 0] == best) or name == "ItemPop"  # ItemPop has ties
+
+
+def test_recommend_bad_input(fitted, planted):
+    _, model = fitted
+    _, train, _ = planted
+    with pytest.raises(ValueError, match="k must be positive"):
+        model.recommend([0], k=0)
+    with pytest.raises(ValueError, match="users"):
+        model.recommend([train.n_users], k=3)
+    with pytest.raises(ValueError, match="users"):
+        model.recommend([-1], k=3)
+    with pytest.raises(TypeError, match="users"):
+        model.recommend([0.5], k=3)
+    with pytest.raises(ValueError, match="items"):
+        model.score([0], [train.n_items])
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    _, model = fitted
+    path = tmp_path / "model.npz"
+    model.save(path)
+    again = advrec.load(path)
+    assert type(again) is type(model)
+    assert again.get_params() == model.get_params()
+    np.testing.assert_array_equal(again.score([0, 1, 2]), model.score([0, 1, 2]))
+    np.testing.assert_array_equal(again.recommend([0, 1], k=5)[0], model.recommend([0, 1], k=5)[0])
+
+
+def test_load_rejects_corrupt_files(fitted, tmp_path):
+    _, model = fitted
+    path = tmp_path / "model.npz"
+    model.save(path)
+    raw = path.read_bytes()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="not a readable advrec model"):
+        advrec.load(truncated)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError):
+        advrec.load(garbage)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.arange(3))
+    with pytest.raises(ValueError, match="not an advrec model"):
+        advrec.load(other)
+    with pytest.raises(FileNotFoundError):
+        advrec.load(tmp_path / "missing.npz")
+
+
+def test_unfitted_model_raises(planted):
+    _, train, _ = planted
+    for name, factory in MODELS.items():
+        model, _ = factory(train)
+        with pytest.raises(advrec.NotFittedError):
+            model.recommend([0], k=3)
+
+
+def test_single_thread_runs_are_identical(planted):
+    _, train, _ = planted
+    for name, factory in MODELS.items():
+        a, kw = factory(train)
+        b, _ = factory(train)
+        a.fit(train, **kw)
+        b.fit(train, **kw)
+        np.testing.assert_array_equal(a.score(np.arange(10)), b.score(np.arange(10)), err_msg=name)
+
+
+def test_personalised_models_beat_itempop(planted):
+    _, train, test = planted
+    pop = advrec.ItemPop().fit(train)
+    base = advrec.evaluate(pop, train, test, k=10, metrics=("ndcg",), show_progress=False).summary["ndcg@10"]
+    for name, factory in MODELS.items():
+        if name == "ItemPop":
+            continue
+        model, kw = factory(train)
+        model.fit(train, **kw)
+        score = advrec.evaluate(model, train, test, k=10, metrics=("ndcg",), show_progress=False).summary["ndcg@10"]
+        assert score > 1.3 * base, f"{name}: ndcg@10 {score:.4f} vs ItemPop {base:.4f}"

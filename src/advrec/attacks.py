@@ -1,0 +1,205 @@
+"""Adversarial attacks on the parameters of a trained recommender.
+
+Every attack returns a perturbed *copy*; the model passed in is never modified. Perturbations
+live on parameter blocks the model names in ``model._perturbable()`` (user and item embeddings for
+BPR-MF/AMF, item content features for VBPR/AMR, item embeddings for SASRec). The budget ``eps``
+holds per vector (per row of each block), as in the APR paper (footnote 1): ``||delta_row||_2 <= eps``
+for ``norm="l2"`` (FGM), ``max |delta_row| <= eps`` for ``norm="sign"`` (FGSM).
+
+The gradient of the model's training loss is taken over a seeded sample of triples D' with one
+negative per observed training pair (APR section 2.3), recomputed at the current perturbation for
+the iterative attack.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._engine import core
+
+_NORMS = ("l2", "sign")
+
+
+def _check_eps(eps, name="eps") -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(eps).__name__}")
+    eps = float(eps)
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {eps}")
+    return eps
+
+
+def _targets(model, target) -> Tuple[str, ...]:
+    if not hasattr(model, "_perturbable"):
+        raise TypeError(f"{type(model).__name__} does not support parameter attacks")
+    blocks = model._perturbable()  # raises NotFittedError on an unfitted model
+    if target is None or target == "all":
+        return tuple(blocks)
+    if target == "both":
+        names = ("users", "items")
+    elif isinstance(target, str):
+        names = (target,)
+    else:
+        names = tuple(target)
+    for n in names:
+        if n not in blocks:
+            raise ValueError(f"target {n!r} is not a parameter block of {type(model).__name__}; "
+                             f"choose from {sorted(blocks)}, 'all' or None")
+    return names
+
+
+def _check_data(model, train) -> None:
+    if not hasattr(train, "csr_arrays"):
+        raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
+    if (train.n_users, train.n_items) != (model.n_users, model.n_items):
+        raise ValueError(f"train has {train.n_users} users x {train.n_items} items but the model was fitted on "
+                         f"{model.n_users} x {model.n_items}")
+
+
+def sample_triples(train, seed: int = 0, negatives_per_pair: int = 1, num_threads: int = 0):
+    """The reduced training set D': every training pair (u, i) with ``negatives_per_pair`` items
+    j drawn (seeded) from those u never interacted with. Returns ``(users, pos, neg)`` int32."""
+    indptr, indices = train.csr_arrays()
+    return core.sample_triples(indptr, indices, int(train.n_items), int(seed), int(negatives_per_pair),
+                               int(num_threads))
+
+
+def _normalise(grads: Dict[str, np.ndarray], eps: float, norm: str, num_threads: int) -> Dict[str, np.ndarray]:
+    out = {}
+    for name, g in grads.items():
+        g = np.ascontiguousarray(g, dtype=np.float32).copy()
+        core.fgm_normalise_rows(g, eps, norm == "sign", num_threads)
+        out[name] = g
+    return out
+
+
+def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
+                      triples=None, num_threads: int = 0) -> Dict[str, np.ndarray]:
+    """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
+    eps = _check_eps(eps)
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    names = _targets(model, target)
+    _check_data(model, train)
+    if triples is None:
+        triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    _, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
+    return _normalise({n: grads[n] for n in names}, eps, norm, num_threads)
+
+
+def fgsm(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, triples=None,
+         num_threads: int = 0):
+    """Single-step gradient attack (FGM with ``norm="l2"``, FGSM with ``norm="sign"``).
+
+    Parameters
+    ----------
+    model : fitted advrec model
+    train : advrec.Interactions
+        The model's training data (the attack maximises the training loss on it).
+    eps : float
+        Budget per perturbed vector.
+    norm : {"l2", "sign"}
+        ``"l2"``: ``delta = eps * g / ||g||`` per row (the APR definition). ``"sign"``:
+        ``delta = eps * sign(g)`` (L-infinity FGSM).
+    target : str or sequence of str, optional
+        Blocks to perturb: ``None``/"all" for every block, ``"both"`` for users and items (MF),
+        or names such as ``"users"``, ``"items"``, ``"features"``.
+    seed : int
+        Seeds the negatives of D'.
+    triples : (users, pos, neg), optional
+        Use these triples instead of sampling D'.
+
+    Returns
+    -------
+    A perturbed copy of ``model`` (``attack_`` describes the attack).
+    """
+    deltas = fgsm_perturbation(model, train, eps, norm=norm, target=target, seed=seed, triples=triples,
+                               num_threads=num_threads)
+    return _finish(model, deltas, {"attack": "fgsm" if norm == "sign" else "fgm", "eps": eps, "norm": norm})
+
+
+def random_perturbation(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
+                        num_threads: int = 0) -> Dict[str, np.ndarray]:
+    """Random directions with the same per-vector budget as :func:`fgsm` (the paper's control)."""
+    eps = _check_eps(eps)
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    names = _targets(model, target)
+    rng = np.random.default_rng(seed)
+    blocks = model._perturbable()
+    out = {}
+    for n in names:
+        noise = rng.standard_normal(blocks[n].shape).astype(np.float32)
+        core.fgm_normalise_rows(noise, eps, norm == "sign", num_threads)
+        out[n] = noise
+    return out
+
+
+def random_noise(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, num_threads: int = 0):
+    """Perturbed copy with random noise of norm ``eps`` per vector (uniform direction on the sphere
+    for ``"l2"``, random signs for ``"sign"``)."""
+    deltas = random_perturbation(model, eps, norm=norm, target=target, seed=seed, num_threads=num_threads)
+    return _finish(model, deltas, {"attack": "random", "eps": _check_eps(eps), "norm": norm})
+
+
+def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float] = None, steps: int = 10, *,
+                           norm: str = "l2", target=None, random_start: bool = False, seed: int = 0,
+                           triples=None, num_threads: int = 0) -> Dict[str, np.ndarray]:
+    """Multi-step projected attack (MSAP / PGD); see :func:`iterative`."""
+    eps = _check_eps(eps)
+    step = eps / 4 if step is None else _check_eps(step, "step")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an integer, got {type(steps).__name__}")
+    if steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    names = _targets(model, target)
+    _check_data(model, train)
+    if triples is None:
+        triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    blocks = model._perturbable()
+    if random_start:
+        deltas = random_perturbation(model, eps, norm=norm, target=names, seed=seed + 1, num_threads=num_threads)
+        rng = np.random.default_rng(seed + 2)
+        for n in names:  # uniform radius inside the ball, not only on its surface
+            deltas[n] *= rng.uniform(0, 1, size=(deltas[n].shape[0], 1)).astype(np.float32)
+    else:
+        deltas = {n: np.zeros_like(blocks[n], dtype=np.float32) for n in names}
+    for _ in range(int(steps)):
+        _, _, grads = model._loss_gradients(triples, deltas, num_threads=num_threads)
+        moves = _normalise({n: grads[n] for n in names}, step, norm, num_threads)
+        for n in names:
+            deltas[n] += moves[n]
+            core.project_rows(deltas[n], eps, norm == "sign", num_threads)
+    return deltas
+
+
+def iterative(model, train, eps: float = 0.5, step: Optional[float] = None, steps: int = 10, *, norm: str = "l2",
+              target=None, random_start: bool = False, seed: int = 0, triples=None, num_threads: int = 0):
+    """Multi-step attack: ``steps`` gradient steps of size ``step`` (per vector), each followed by
+    a projection back onto the ``eps``-ball of every vector (MSAP in the ECIR 2021 tutorial, PGD in
+    general). ``step`` defaults to ``eps / 4``. With ``random_start`` the walk starts from a random
+    point inside the ball. Returns a perturbed copy."""
+    deltas = iterative_perturbation(model, train, eps, step, steps, norm=norm, target=target,
+                                    random_start=random_start, seed=seed, triples=triples, num_threads=num_threads)
+    return _finish(model, deltas, {"attack": "iterative", "eps": _check_eps(eps), "norm": norm,
+                                   "steps": int(steps), "step": eps / 4 if step is None else float(step)})
+
+
+def _finish(model, deltas, info):
+    clone = model._perturbed_copy(deltas)
+    clone.attack_ = info
+    return clone
+
+
+ATTACKS = {
+    # "fgsm" follows advrec.attacks.fgsm's default: the APR-style L2 fast gradient method (FGM).
+    "fgsm": lambda m, train, eps, seed, nt: fgsm(m, train, eps, norm="l2", seed=seed, num_threads=nt),
+    "fgsm-sign": lambda m, train, eps, seed, nt: fgsm(m, train, eps, norm="sign", seed=seed, num_threads=nt),
+    "random": lambda m, train, eps, seed, nt: random_noise(m, eps, seed=seed, num_threads=nt),
+    "iterative": lambda m, train, eps, seed, nt: iterative(m, train, eps, seed=seed, num_threads=nt),
+}
+"""Attacks by name, as :func:`advrec.robustness` runs them."""

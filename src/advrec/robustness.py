@@ -1,0 +1,91 @@
+"""Robustness tables: a model's metrics under attacks of growing budget."""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Sequence, Union
+
+import numpy as np
+
+from . import attacks as _attacks
+
+
+def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
+               k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
+               seed: int = 0, num_threads: int = 0, show_progress: bool = True):
+    """Evaluates models clean and under each attack at each budget.
+
+    Parameters
+    ----------
+    models : model, sequence of models, or mapping name -> model
+        Fitted advrec models (each must support parameter attacks).
+    train, test : advrec.Interactions
+        Training data (attacked loss, excluded items) and held-out data.
+    eps : sequence of float
+        Budgets per perturbed vector.
+    attacks : sequence of str
+        Names from :data:`advrec.attacks.ATTACKS`: ``"fgsm"`` (L2 fast gradient, the APR attack),
+        ``"fgsm-sign"``, ``"random"``, ``"iterative"``.
+    k, metrics, protocol
+        Passed to :func:`advrec.evaluate`.
+    seed : int
+        Seeds the attack (negatives of D', random directions).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy table with columns ``model, attack, eps, metric, value, drop``; ``drop`` is the
+        relative loss against the clean row of the same model and metric, ``(clean - value) / clean``.
+        The clean rows have ``attack == "none"`` and ``eps == 0``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .evaluation import evaluate
+
+    named = _name_models(models)
+    unknown = [a for a in attacks if a not in _attacks.ATTACKS]
+    if unknown:
+        raise ValueError(f"unknown attack(s) {unknown}; choose from {sorted(_attacks.ATTACKS)}")
+    eps = [_attacks._check_eps(e) for e in (eps if np.ndim(eps) else [eps])]
+    rows = []
+    total = len(named) * (1 + len(attacks) * len(eps))
+    bar = tqdm(total=total, desc="robustness", disable=not show_progress, leave=False)
+    try:
+        for name, model in named.items():
+            clean = evaluate(model, train, test, k=k, metrics=metrics, protocol=protocol, num_threads=num_threads,
+                             show_progress=False).summary
+            bar.update(1)
+            for metric, value in clean.items():
+                rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0})
+            for attack in attacks:
+                for e in eps:
+                    bad = _attacks.ATTACKS[attack](model, train, e, seed, num_threads)
+                    summary = evaluate(bad, train, test, k=k, metrics=metrics, protocol=protocol,
+                                       num_threads=num_threads, show_progress=False).summary
+                    for metric, value in summary.items():
+                        base = clean[metric]
+                        drop = (base - value) / base if base else float("nan")
+                        rows.append({"model": name, "attack": attack, "eps": e, "metric": metric, "value": value,
+                                     "drop": drop})
+                    bar.update(1)
+    finally:
+        bar.close()
+    return pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop"])
+
+
+def _name_models(models) -> Dict[str, object]:
+    if isinstance(models, Mapping):
+        named = dict(models)
+    elif isinstance(models, (list, tuple)):
+        named = {}
+        for m in models:
+            base = type(m).__name__
+            name, n = base, 2
+            while name in named:
+                name, n = f"{base}-{n}", n + 1
+            named[name] = m
+    else:
+        named = {type(models).__name__: models}
+    if not named:
+        raise ValueError("models is empty")
+    return named
