@@ -1,12 +1,10 @@
 """advrec.datasets: synthetic generator, loaders (tiny fixtures + the real shared data), features."""
 
 import shutil
-import zipfile
 
 import numpy as np
 import pytest
 
-import advrec
 from advrec.datasets import (load_lightgcn, load_movielens, load_negatives, load_rating_split, load_sasrec,
                              movielens_item_features, movielens_titles, synthetic)
 from advrec.split import leave_one_out

@@ -158,6 +158,14 @@ def test_from_pandas_and_back():
     np.testing.assert_array_equal(again.timestamps, d.timestamps)
     with pytest.raises(ValueError, match="time_col='when'"):
         Interactions.from_pandas(df, user_col="u", item_col="i", time_col="when")
+    with pytest.raises(ValueError, match="item_col='i': column has a missing value at row 1"):
+        Interactions.from_pandas(pd.DataFrame({"u": [1, 2], "i": pd.array([3, None], dtype="Int64")}),
+                                 user_col="u", item_col="i")
+    nullable = Interactions.from_pandas(pd.DataFrame({"user": pd.array([4, 2], dtype="Int64"), "item": [1, 1],
+                                                      "t": pd.to_datetime([5, 6], unit="s", utc=True)}),
+                                        time_col="t")
+    np.testing.assert_array_equal(nullable.user_ids, [2, 4])
+    np.testing.assert_array_equal(nullable.timestamps, [5, 6])
     with pytest.raises(TypeError, match="df"):
         Interactions.from_pandas({"user": [1]})
 

@@ -382,15 +382,21 @@ class Interactions:
             if col not in df.columns:
                 raise ValueError(f"{arg}={col!r} is not a column of df (columns: {list(df.columns)})")
 
-        def column(col):
+        def column(arg, col):
             s = df[col]
+            missing = s.isna().to_numpy()
+            if missing.any():
+                raise ValueError(f"{arg}={col!r}: column has a missing value at row {int(np.flatnonzero(missing)[0])}")
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
             if s.dtype.kind in "iufbM":
-                return s.to_numpy()
+                return s.to_numpy(dtype=s.dtype.numpy_dtype if hasattr(s.dtype, "numpy_dtype") else None)
             return s.to_numpy(dtype=object)
 
-        return cls.from_arrays(column(user_col), column(item_col),
-                               timestamps=None if time_col is None else column(time_col),
-                               weights=None if weight_col is None else column(weight_col), **kwargs)
+        return cls.from_arrays(column("user_col", user_col), column("item_col", item_col),
+                               timestamps=None if time_col is None else column("time_col", time_col),
+                               weights=None if weight_col is None else column("weight_col", weight_col),
+                               **kwargs)
 
     @classmethod
     def from_csr(cls, matrix) -> "Interactions":

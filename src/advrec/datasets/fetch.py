@@ -34,7 +34,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 __all__ = ["fetch", "available_datasets", "get_data_home", "DownloadError", "ChecksumError"]
 
