@@ -152,3 +152,8 @@ def test_video_leave_one_out_matches_the_sao_split(dataset):
     np.testing.assert_array_equal(np.sort(keys(test)), np.sort(keys(ref_test)[ref_keep]))
     ref_train_plus = np.concatenate([keys(ref_train), keys(ref_test)[~ref_keep]])
     np.testing.assert_array_equal(np.sort(keys(train)), np.sort(ref_train_plus))
+    # and the order is preserved: our training sequences are the reference ones (file order)
+    ip, seq = train.sequences()
+    rip, rseq = ref_train.sequences()
+    multi = np.flatnonzero(full.user_counts() >= 2)
+    assert all(np.array_equal(seq[ip[u]:ip[u + 1]], rseq[rip[u]:rip[u + 1]]) for u in multi)
