@@ -8,3 +8,7 @@ from . import attacks
 from .robustness import robustness
 
 __version__ = "0.1.0"
+
+# ---- data layer ----
+from .interactions import Interactions  # noqa: E402
+from . import datasets, split  # noqa: E402
