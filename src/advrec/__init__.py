@@ -1,6 +1,18 @@
-"""advrec: adversarial training and robustness evaluation for recommender systems."""
+"""advrec: adversarial training and robustness evaluation for recommender systems.
+
+Quick start::
+
+    import advrec
+    data = advrec.datasets.synthetic(seed=0)
+    train, test = advrec.split.leave_one_out(data, by="time")
+    bpr = advrec.BPRMF(factors=64, epochs=50).fit(train)
+    amf = advrec.AMF(factors=64, eps=0.5, reg_adv=1.0, epochs=50).fit(train, init=bpr)
+    advrec.robustness({"BPR": bpr, "AMF": amf}, train, test, eps=(0.5, 1.0))
+"""
 
 from ._engine import core as _core_engine
+from .interactions import Interactions
+from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
@@ -8,7 +20,3 @@ from . import attacks
 from .robustness import robustness
 
 __version__ = "0.1.0"
-
-# ---- data layer ----
-from .interactions import Interactions  # noqa: E402
-from . import datasets, split  # noqa: E402
