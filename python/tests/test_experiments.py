@@ -42,7 +42,8 @@ def small(**over):
     (lambda c: c["models"]["BPR"].update({"class": "BPRM"}), r"models.BPR.class: got 'BPRM'; allowed values: BPRMF, AMF"),
     (lambda c: c["models"]["AMF"]["params"].update(epsilon=1), r"models.AMF.params.epsilon: unknown parameter for AMF; allowed: factors, eps"),
     (lambda c: c["models"]["AMF"]["params"].update(lr=-1.0), r"models.AMF.params: .*lr"),
-    (lambda c: c["models"]["AMF"].update(init="MF"), r"models.AMF.init: must name a model defined above it; allowed values: BPR"),
+    (lambda c: c["models"]["AMF"].update(init="MF"), r"models.AMF.init: must name another model of the experiment; allowed values: BPR, Pop"),
+    (lambda c: c["models"]["BPR"].update(init="AMF"), r"models.BPR.init: models initialise each other in a cycle"),
     (lambda c: c["models"]["BPR"].update(optimiser="sgd"), r"models.BPR.optimiser: unknown key.*allowed keys: class, params, init"),
     (lambda c: c["evaluation"].update(metrics=["hr", "f1"]), r"evaluation.metrics\[1\]: got 'f1'; allowed values: hr, ndcg, recall"),
     (lambda c: c["evaluation"].update(k=[10, 0]), r"evaluation.k\[1\]: must be an integer >= 1"),
@@ -105,6 +106,13 @@ def test_run_trial_rows_and_determinism():
     assert [r["value"] for r in a["rows"]] == [r["value"] for r in b["rows"]]   # bit-identical, 1 thread
     other = E.run_trial(small(seed=1))
     assert [r["value"] for r in other["rows"]] != [r["value"] for r in a["rows"]]
+
+
+def test_models_are_fitted_after_the_model_they_start_from():
+    cfg = small()
+    cfg["models"] = {"AMF": cfg["models"]["AMF"], "BPR": cfg["models"]["BPR"]}
+    rows = pd.DataFrame(E.run_trial(cfg)["rows"])
+    assert list(dict.fromkeys(rows["model"])) == ["BPR", "AMF"]
 
 
 def test_run_trial_refuses_an_unexpanded_grid():

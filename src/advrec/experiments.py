@@ -233,10 +233,37 @@ def _validate_models(models, num_threads) -> None:
                 model._validate_hyper()
         except (TypeError, ValueError) as exc:
             _fail(f"{path}.params", str(exc))
-        init = spec.get("init")
-        if init is not None and init not in seen:
-            _fail(f"{path}.init", f"must name a model defined above it; allowed values: {_allowed(seen) or '(none)'}")
         seen.append(str(name))
+    for name, spec in models.items():
+        init = spec.get("init") if isinstance(spec, Mapping) else None
+        others = [str(n) for n in models if n != name]
+        if init is not None and init not in others:
+            _fail(f"models.{name}.init", f"must name another model of the experiment; allowed values: "
+                                         f"{_allowed(others) or '(none)'}")
+    _fit_order(models)
+
+
+def _fit_order(models: Mapping[str, Any]) -> List[str]:
+    """Model names in file order, except that a model comes after the model it starts from."""
+    order: List[str] = []
+    visiting: List[str] = []
+
+    def visit(name):
+        if name in order:
+            return
+        if name in visiting:
+            _fail(f"models.{name}.init", "models initialise each other in a cycle: " + " -> ".join(visiting + [name]))
+        visiting.append(name)
+        spec = models[name]
+        init = spec.get("init") if isinstance(spec, Mapping) else None
+        if init is not None:
+            visit(init)
+        visiting.pop()
+        order.append(name)
+
+    for name in models:
+        visit(name)
+    return order
 
 
 def _validate_evaluation(ev) -> None:
@@ -523,7 +550,8 @@ def run_trial(config: Mapping[str, Any], show_progress: bool = False) -> Dict[st
     rows: List[Dict[str, Any]] = []
     grid_values = dict(config.get("grid_values", {}))
     base = {"trial": config.get("trial", 0), **grid_values, "seed": seed}
-    for name, spec in config["models"].items():
+    for name in _fit_order(config["models"]):
+        spec = config["models"][name]
         spec = {"class": spec} if isinstance(spec, str) else spec
         spec = {**spec, "class": spec.get("class", name)}
         cls = _model_class(spec["class"])
