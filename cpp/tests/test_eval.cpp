@@ -72,7 +72,9 @@ std::vector<double> reference_metrics(const Problem& p, std::int32_t u, const Me
     for (std::int32_t j = 0; j < p.n_items; ++j) {
       if (j == t || tr.contains(u, j)) continue;
       const float sj = score(p, u, j);
-      ahead += sj >= st;
+      // Non-test items win ties; among test items, ties go to the lower id (any order gives the
+      // same multiset of ranks).
+      ahead += te.contains(u, j) ? (sj > st || (sj == st && j < t)) : sj >= st;
       if (!te.contains(u, j)) {
         ++negatives;
         lower += sj < st;
@@ -235,7 +237,7 @@ TEST(Sampled, MatchesBruteForceOnCandidates) {
     for (auto t : tests) {
       const float st = score(p, u, t);
       Index ahead = 0, below = 0;
-      for (auto t2 : tests) ahead += (t2 != t && score(p, u, t2) >= st);
+      for (auto t2 : tests) ahead += (t2 != t && (score(p, u, t2) > st || (score(p, u, t2) == st && t2 < t)));
       for (int j = 0; j < n_neg; ++j) {
         const float sj = score(p, u, negs[u * n_neg + j]);
         ahead += sj >= st;

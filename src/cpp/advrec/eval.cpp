@@ -178,12 +178,12 @@ struct UserEval {
   const std::int32_t* test_end = nullptr;
 };
 
-// Pessimistic rank of each test item (ascending test-score order): candidates scoring >= it plus
-// other test items scoring >= it.
+// Test items ranked ahead of the i-th (ascending) test item. Ties between a test item and a
+// non-test item are pessimistic, but ties among test items only decide which of them takes which
+// of their shared positions, which no metric can see: they are broken by position in the sorted
+// order, giving each test item a distinct place.
 inline Index test_items_ahead(const std::vector<float>& ascending, std::size_t i) {
-  // ascending[j] >= ascending[i] for j >= i; equal scores below i also count.
-  const auto first_equal = std::lower_bound(ascending.begin(), ascending.end(), ascending[i]);
-  return static_cast<Index>(ascending.end() - first_equal) - 1;
+  return static_cast<Index>(ascending.size() - 1 - i);
 }
 
 }  // namespace
