@@ -186,3 +186,29 @@ def test_ray_backend_gives_the_local_results(tmp_path):
             ray.shutdown()
     pd.testing.assert_frame_equal(_values(local), _values(remote))
     assert (tmp_path / "ray" / "results.csv").exists()
+
+
+def test_summary_labels_grid_values_only_on_their_model():
+    rows = []
+    for trial, eps in enumerate((0.25, 0.5)):
+        for model, v in (("BPR", 0.3), ("AMF", 0.3 + eps / 10)):
+            rows.append({"trial": trial, "seed": 0, "models.AMF.params.eps": eps, "model": model, "attack": "none",
+                         "eps": 0.0, "metric": "ndcg@10", "value": v, "drop": 0.0})
+    summary = E.summary_table(pd.DataFrame(rows))
+    assert list(summary.index) == ["BPR", "AMF eps=0.25", "AMF eps=0.5"]
+    assert summary.loc["AMF eps=0.5", "ndcg@10"] == pytest.approx(0.35)
+
+
+def test_relative_dataset_paths_follow_the_experiment_file(tmp_path):
+    folder = tmp_path / "data" / "ml"
+    folder.mkdir(parents=True)
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
+    exp = tmp_path / "exps" / "e.json"
+    exp.parent.mkdir()
+    exp.write_text(json.dumps({"dataset": {"source": "movielens", "path": "../data/ml"}, "models": {"P": "ItemPop"}}))
+    cfg = E.load_config(exp)
+    assert cfg["dataset"]["path"] == str(folder.resolve())
+    E.validate(cfg)
+    cfg["dataset"]["path"] = str(tmp_path / "nowhere")
+    with pytest.raises(ExperimentError, match="dataset.path: .*does not exist"):
+        E.validate(cfg)

@@ -184,7 +184,9 @@ def _run(args) -> int:
     table = experiments.run(config, backend=backend, out=args.out, workers=args.workers, address=args.address,
                             show_progress=_progress(args), plots=not args.no_plots)
     out = Path(args.out or config.get("output") or Path("results") / config["name"])
-    print(_fmt_table(experiments.summary_table(table), "{:.4f}"))
+    summary = experiments.summary_table(table)
+    print(summary.to_string(formatters={c: (lambda v: f"{v:.1f}") if str(c).endswith("drop%") else
+                                        (lambda v: f"{v:.4f}") for c in summary.columns}))
     print(f"wrote {out}/results.csv, results.json, config.json" +
           (", robustness.png, metric_drop.png" if (out / "robustness.png").exists() and not args.no_plots else "") +
           f"  ({time.perf_counter() - t0:.1f} s)")

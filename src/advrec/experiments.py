@@ -142,7 +142,24 @@ def load_config(path) -> Dict[str, Any]:
         raise ExperimentError(f"{path}: the file must hold a mapping of experiment keys "
                               f"({_allowed(TOP_KEYS)}), got {type(config).__name__}")
     config.setdefault("name", path.stem)
+    _resolve_paths(config, path.parent)
     return config
+
+
+_PATH_KEYS = ("path", "train", "test")
+
+
+def _resolve_paths(config: Dict[str, Any], base: Path) -> None:
+    """Expands ``~`` and ``$VARS`` in dataset paths and makes relative ones relative to ``base``
+    (the experiment file's folder)."""
+    ds = config.get("dataset")
+    if not isinstance(ds, dict):
+        return
+    for key in _PATH_KEYS:
+        value = ds.get(key)
+        if isinstance(value, str):
+            expanded = Path(os.path.expanduser(os.path.expandvars(value)))
+            ds[key] = str(expanded if expanded.is_absolute() else (base / expanded).resolve())
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -163,6 +180,10 @@ def _validate_dataset(ds) -> None:
         for key in ("train", "test"):
             if not isinstance(ds.get(key), str):
                 _fail(f"dataset.{key}", "a '.rating' file path (string) is required for source 'rating_split'")
+    for key in _PATH_KEYS:
+        if isinstance(ds.get(key), str) and not os.path.exists(ds[key]):
+            _fail(f"dataset.{key}", f"{ds[key]!r} does not exist (relative paths in an experiment file are relative "
+                                   "to the file's folder; $VARS and ~ are expanded)")
     if source == "fetch" and not isinstance(ds.get("name"), str):
         _fail("dataset.name", "a dataset name such as 'ml-latest-small' is required for source 'fetch'")
     params = ds.get("params", {})
@@ -176,8 +197,8 @@ def _validate_dataset(ds) -> None:
             if key not in allowed:
                 _fail(f"dataset.params.{key}", f"unknown parameter for synthetic(); allowed: {_allowed(allowed)}")
     features = ds.get("features")
-    if features is not None and features not in ("genres", "tags", "genres+tags"):
-        _fail("dataset.features", f"got {features!r}; allowed values: genres, tags, genres+tags")
+    if features is not None and features not in ("genres", "tags", "genome"):
+        _fail("dataset.features", f"got {features!r}; allowed values: genres, tags, genome")
 
 
 def _validate_split(split, source) -> None:
@@ -608,12 +629,15 @@ def _run_local(trials, workers: int, show_progress: bool) -> List[Dict[str, Any]
 
 
 def _ray_trainable(config, trials=None):
-    from ray import tune
+    try:
+        from ray.tune import report
+    except ImportError:  # Ray < 2.40: function trainables report through ray.train
+        from ray.train import report
 
     trial = trials[config["trial_index"]]
     os.environ["OMP_NUM_THREADS"] = str(max(1, int(trial.get("num_threads", 1))))
     result = run_trial(trial)
-    tune.report({"result_json": json.dumps(result, default=_json_default)})
+    report({"result_json": json.dumps(result, default=_json_default)})
 
 
 def _run_ray(trials, address: Optional[str], storage: Optional[str], show_progress: bool) -> List[Dict[str, Any]]:
@@ -630,12 +654,16 @@ def _run_ray(trials, address: Optional[str], storage: Optional[str], show_progre
     cpus = max(1, max(int(t.get("num_threads", 1)) for t in trials))
     trainable = tune.with_resources(tune.with_parameters(_ray_trainable, trials=trials), {"cpu": cpus})
     storage = storage or os.path.join(os.path.abspath("results"), "ray")
+    try:
+        RunConfig = tune.RunConfig
+    except AttributeError:  # Ray < 2.40
+        from ray.train import RunConfig
     tuner = tune.Tuner(
         trainable,
         param_space={"trial_index": tune.grid_search(list(range(len(trials))))},
         tune_config=tune.TuneConfig(num_samples=1),
-        run_config=tune.RunConfig(name=str(trials[0].get("name", "experiment")), storage_path=storage,
-                                  verbose=1 if show_progress else 0),
+        run_config=RunConfig(name=str(trials[0].get("name", "experiment")), storage_path=storage,
+                             verbose=1 if show_progress else 0),
     )
     grid = tuner.fit()
     results = []
@@ -712,7 +740,13 @@ def _labels(table):
     if not varying:
         return table["model"].astype(str)
     short = {c: c.split(".")[-1] for c in varying}
-    return table.apply(lambda r: f"{r['model']} " + " ".join(f"{short[c]}={r[c]}" for c in varying), axis=1)
+
+    def label(r):
+        # a grid key under models.<name>. describes that model only
+        own = [c for c in varying if not c.startswith("models.") or c.startswith(f"models.{r['model']}.")]
+        return " ".join([str(r["model"])] + [f"{short[c]}={r[c]}" for c in own])
+
+    return table.apply(label, axis=1)
 
 
 def write_results(table, results, config, out_dir, plots: bool = True) -> Dict[str, Path]:
