@@ -212,3 +212,18 @@ def test_relative_dataset_paths_follow_the_experiment_file(tmp_path):
     cfg["dataset"]["path"] = str(tmp_path / "nowhere")
     with pytest.raises(ExperimentError, match="dataset.path: .*does not exist"):
         E.validate(cfg)
+
+
+@pytest.mark.parametrize("name", ["quick.yaml", "apr_sweep.yaml", "movielens.json"])
+def test_example_experiment_files_are_valid(name):
+    from pathlib import Path
+
+    from conftest import require_data
+
+    pytest.importorskip("yaml")
+    path = Path(__file__).resolve().parents[2] / "examples" / name
+    cfg = E.load_config(path)
+    if cfg["dataset"]["source"] == "movielens":
+        require_data("ml-latest-small")
+    trials = E.expand(cfg)
+    assert trials and all(t["name"] == path.stem for t in trials)
