@@ -19,5 +19,6 @@ from .models.pop import ItemPop
 from . import attacks, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
+from . import experiments, plot  # light: matplotlib, Ray and PyYAML are imported only when used
 
 __version__ = "0.1.0"

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ["ExperimentError", "load_config", "validate", "expand", "run_trial", "run", "write_results",
-           "MODEL_CLASSES", "DATASET_SOURCES", "SPLIT_METHODS", "BACKENDS"]
+           "summary_table", "MODEL_CLASSES", "DATASET_SOURCES", "SPLIT_METHODS", "BACKENDS"]
 
 
 class ExperimentError(ValueError):
@@ -111,8 +111,22 @@ def _float_list(value, path) -> List[float]:
 def load_config(path) -> Dict[str, Any]:
     """Reads an experiment file (``.yaml``/``.yml`` needs PyYAML, ``.json`` the standard library).
 
+    Parameters
+    ----------
+    path : str or path
+        The experiment file.
+
+    Returns
+    -------
+    dict
+        The experiment, not yet validated; ``name`` defaults to the file name without extension,
+        and relative dataset paths are made relative to the file's folder (``~`` and ``$VARS``
+        expanded).
+
     Raises
     ------
+    FileNotFoundError
+        If the file does not exist.
     ExperimentError
         On an unsupported extension or a file that does not parse into a mapping.
     """
@@ -378,6 +392,17 @@ def validate(config: Mapping[str, Any]) -> Dict[str, Any]:
 
     Every grid combination is checked too, so a bad value in a sweep fails before anything runs.
 
+    Parameters
+    ----------
+    config : mapping
+        The experiment (see the module docstring for its keys). Not modified.
+
+    Returns
+    -------
+    dict
+        A copy with ``split``, ``evaluation``, ``attacks``, ``seed``, ``num_threads`` and ``run``
+        filled in and ``Name: Class`` model shorthands expanded.
+
     Raises
     ------
     ExperimentError
@@ -436,8 +461,25 @@ def _combinations(config: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 
 def expand(config: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """Validates ``config`` and returns one trial config per grid combination (in grid order:
-    the last grid key varies fastest). Each trial has a ``trial`` index and ``grid_values``."""
+    """One trial config per grid combination.
+
+    Parameters
+    ----------
+    config : mapping
+        The experiment; validated first.
+
+    Returns
+    -------
+    list of dict
+        In grid order (the last grid key varies fastest); a single trial without ``grid``. Each
+        trial is the experiment with the grid values substituted, without ``grid``, ``run`` and
+        ``output``, plus ``trial`` (its index) and ``grid_values`` (dotted key -> value).
+
+    Raises
+    ------
+    ExperimentError
+        As :func:`validate`.
+    """
     config = validate(config)
     trials = _combinations(config)
     for i, trial in enumerate(trials):
@@ -750,8 +792,27 @@ def _labels(table):
 
 
 def write_results(table, results, config, out_dir, plots: bool = True) -> Dict[str, Path]:
-    """Writes ``results.csv``, ``results.json``, ``config.json`` and plots into ``out_dir``.
-    Returns the written paths by kind. Plots are skipped (with a warning) without matplotlib."""
+    """Writes the results of an experiment.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The tidy rows of every trial.
+    results : list of dict
+        The :func:`run_trial` outputs (saved as ``results.json``).
+    config : dict
+        The validated experiment (saved as ``config.json``).
+    out_dir : path
+        Created if needed.
+    plots : bool
+        Also write ``robustness.png`` and ``metric_drop.png`` when the table has attacked rows
+        (skipped with a warning when matplotlib is missing).
+
+    Returns
+    -------
+    dict
+        Kind (``csv``, ``json``, ``config``, ``robustness``, ``metric_drop``) -> written path.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "results.csv", "json": out_dir / "results.json", "config": out_dir / "config.json"}
@@ -795,8 +856,21 @@ def _interactive_backend() -> bool:
 
 
 def summary_table(table, metric: Optional[str] = None):
-    """A compact view of a results table: one row per model (and grid label), the clean metric and
-    its relative drop (%) under each attack and budget, averaged over seeds."""
+    """A compact view of a results table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy rows from :func:`run` (or :func:`advrec.robustness`).
+    metric : str, optional
+        The metric to show (default: the last NDCG in the table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model (labelled with the grid values that concern it), the clean metric and
+        its relative drop in percent under each attack and budget, averaged over seeds.
+    """
     import pandas as pd
 
     if table.empty:
