@@ -52,14 +52,13 @@ DATASET_SOURCES = ("synthetic", "movielens", "fetch", "sasrec", "rating_split", 
 DATASET_KEYS = ("source", "path", "name", "params", "features", "train", "test")
 SPLIT_METHODS = ("leave_one_out", "holdout", "given")
 SPLIT_KEYS = ("method", "by", "test_size", "drop_cold_items")
-MODEL_CLASSES = ("BPRMF", "AMF", "ItemPop", "VBPR", "AMR", "SASRec", "ASASRec")
+MODEL_CLASSES = ("BPRMF", "AMF", "ItemPop", "VBPR", "AMR", "DUIF", "ContentMF", "SASRec", "ASASRec")
 MODEL_KEYS = ("class", "params", "init", "features")
 EVAL_KEYS = ("k", "metrics", "protocol")
 METRICS = ("hr", "ndcg", "recall", "precision", "mrr", "map", "auc")
 ATTACK_KEYS = ("methods", "eps")
 RUN_KEYS = ("backend", "workers", "address")
 BACKENDS = ("local", "ray")
-_CONTENT_MODELS = ("VBPR", "AMR")
 
 DEFAULTS: Dict[str, Any] = {
     "split": {"method": "leave_one_out", "by": "time"},
@@ -211,8 +210,12 @@ def _validate_dataset(ds) -> None:
             if key not in allowed:
                 _fail(f"dataset.params.{key}", f"unknown parameter for synthetic(); allowed: {_allowed(allowed)}")
     features = ds.get("features")
-    if features is not None and features not in ("genres", "tags", "genome"):
-        _fail("dataset.features", f"got {features!r}; allowed values: genres, tags, genome")
+    if features is not None:
+        if features not in ("genres", "tags", "genome"):
+            _fail("dataset.features", f"got {features!r}; allowed values: genres, tags, genome")
+        if source not in ("movielens", "fetch"):
+            _fail("dataset.features", f"MovieLens content features need source movielens or fetch, not {source!r} "
+                                      "(synthetic data carries its own item features)")
 
 
 def _validate_split(split, source) -> None:
@@ -559,7 +562,7 @@ def _fit_model(cls, spec, train, features, fitted, seed, num_threads, show_progr
     fit_sig = inspect.signature(model.fit).parameters
     if spec.get("init") is not None:
         fit_kwargs["init"] = fitted[spec["init"]]
-    if "item_features" in fit_sig and spec.get("class") in _CONTENT_MODELS:
+    if "item_features" in fit_sig:  # content models (VBPR, AMR, ...)
         if features is None:
             raise ExperimentError(f"{spec.get('class')} needs item features: use a dataset with item_features "
                                   "(synthetic) or set dataset.features (movielens)")
