@@ -37,6 +37,8 @@ def small(**over):
     (lambda c: c["dataset"].update(source="imdb"), r"dataset.source: got 'imdb'; allowed values: synthetic, movielens"),
     (lambda c: c["dataset"]["params"].update(n_user=5), r"dataset.params.n_user: unknown parameter.*n_users"),
     (lambda c: c["dataset"].update(source="movielens"), r"dataset.path: .*required for source 'movielens'"),
+    (lambda c: c["dataset"].update(features="genres"), r"dataset.features: MovieLens content features need source"),
+    (lambda c: c["dataset"].update(features="colour"), r"dataset.features: got 'colour'; allowed values: genres, tags"),
     (lambda c: c["split"].update(method="kfold"), r"split.method: got 'kfold'; allowed values: leave_one_out, holdout"),
     (lambda c: c["split"].update(by="day"), r"split.by: got 'day'; allowed values: time, random"),
     (lambda c: c["models"]["BPR"].update({"class": "BPRM"}), r"models.BPR.class: got 'BPRM'; allowed values: BPRMF, AMF"),
