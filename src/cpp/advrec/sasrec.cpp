@@ -1,0 +1,481 @@
+#include "advrec/sasrec.hpp"
+
+#include "advrec/mf.hpp"  // all_finite
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+namespace advrec {
+
+void SASRecConfig::validate() const {
+  require(dim > 0, "factors must be > 0, got " + std::to_string(dim));
+  require(heads > 0, "heads must be > 0, got " + std::to_string(heads));
+  require(dim % heads == 0, "factors (" + std::to_string(dim) + ") must be divisible by heads (" +
+                                std::to_string(heads) + ")");
+  require(maxlen > 0, "maxlen must be > 0, got " + std::to_string(maxlen));
+  require(blocks >= 0, "blocks must be >= 0, got " + std::to_string(blocks));
+  require(dropout >= 0.0f && dropout < 1.0f, "dropout must be in [0, 1), got " + std::to_string(dropout));
+  require(lr > 0.0f && std::isfinite(lr), "lr must be a finite number > 0, got " + std::to_string(lr));
+  require(beta1 >= 0.0f && beta1 < 1.0f, "beta1 must be in [0, 1)");
+  require(beta2 >= 0.0f && beta2 < 1.0f, "beta2 must be in [0, 1)");
+  require(adam_eps > 0.0f, "adam_eps must be > 0");
+  require(l2 >= 0.0f && std::isfinite(l2), "l2 must be a finite number >= 0");
+  require(batch_size > 0, "batch_size must be > 0, got " + std::to_string(batch_size));
+  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
+  require(reg_adv >= 0.0f && std::isfinite(reg_adv), "reg_adv must be a finite number >= 0");
+  require(num_threads >= 0, "num_threads must be >= 0");
+}
+
+namespace {
+
+using seq::Mat;
+using MatF = Mat<float>;
+
+void check_sequences(const CsrView& seqs, std::int32_t n_items, const char* name) {
+  require(seqs.n_rows >= 0 && seqs.indptr != nullptr, std::string(name) + ": missing indptr");
+  require(seqs.indptr[0] == 0, std::string(name) + ": indptr[0] must be 0");
+  for (std::int32_t u = 0; u < seqs.n_rows; ++u) {
+    require(seqs.indptr[u + 1] >= seqs.indptr[u], std::string(name) + ": indptr must be non-decreasing");
+  }
+  const Index nnz = seqs.nnz();
+  for (Index k = 0; k < nnz; ++k) {
+    const std::int32_t i = seqs.indices[k];
+    require(i >= 0 && i < n_items, std::string(name) + " contains item id " + std::to_string(i) + ", outside [0, " +
+                                       std::to_string(n_items) + ")");
+  }
+}
+
+// Per-thread gradient buffers and scratch space.
+struct Workspace {
+  std::vector<float> gdense;
+  std::vector<float> gitem;   // n_items x d, zero outside touched rows
+  std::vector<char> flag;     // row touched?
+  std::vector<std::int32_t> touched;
+  std::vector<float> delta;   // released-code mode: per-item output perturbation (touched rows)
+  const float* delta_ptr = nullptr;  // the table phase 1 reads (own or the shared one)
+  seq::NetCache<float> cache;
+  seq::Masks<float> masks;
+  MatF dZ, gpos, gneg, dE0, din, dpos, dneg;
+  std::vector<std::int32_t> neg;
+  double loss = 0, adv_loss = 0;
+  Index correct = 0, positions = 0;
+  int d = 0;
+
+  void init(Index dense_size, std::int32_t n_items, int dim) {
+    d = dim;
+    gdense.assign(dense_size, 0.0f);
+    gitem.assign(static_cast<size_t>(n_items) * dim, 0.0f);
+    flag.assign(n_items, 0);
+    touched.clear();
+  }
+  float* row(std::int32_t r) {
+    if (!flag[r]) {
+      flag[r] = 1;
+      touched.push_back(r);
+    }
+    return gitem.data() + static_cast<Index>(r) * d;
+  }
+  void clear_grads() {
+    std::fill(gdense.begin(), gdense.end(), 0.0f);
+    for (std::int32_t r : touched) {
+      std::fill_n(gitem.data() + static_cast<Index>(r) * d, d, 0.0f);
+      flag[r] = 0;
+    }
+    touched.clear();
+  }
+  // Adds another workspace's gradients (reduction of the synchronous mode).
+  void add(const Workspace& o) {
+    for (size_t k = 0; k < gdense.size(); ++k) gdense[k] += o.gdense[k];
+    for (std::int32_t r : o.touched) {
+      float* dst = row(r);
+      const float* src = o.gitem.data() + static_cast<Index>(r) * d;
+      for (int k = 0; k < d; ++k) dst[k] += src[k];
+    }
+  }
+};
+
+template <class Derived>
+void scaled_unit(Eigen::MatrixBase<Derived>&& row, const float* src, int d, float eps) {
+  double ss = 0;
+  for (int k = 0; k < d; ++k) ss += double(src[k]) * src[k];
+  const float nrm = static_cast<float>(std::sqrt(ss));
+  if (nrm > 0) {
+    for (int k = 0; k < d; ++k) row(k) = eps * src[k] / nrm;
+  } else {
+    row.setZero();
+  }
+}
+
+class Trainer {
+ public:
+  Trainer(SASRecParams& p, const CsrView& seqs, const CsrView& hist, const SASRecConfig& cfg)
+      : p_(p), seqs_(seqs), hist_(hist), cfg_(cfg), L_(cfg.dim, cfg.maxlen, cfg.blocks) {}
+
+  Index length(std::int32_t u) const { return std::min<Index>(seqs_.row_size(u) - 1, cfg_.maxlen); }
+
+  // Draws the negatives and dropout masks of sequence `slot` (same draws every time it is called).
+  void draw(Workspace& ws, std::int32_t u, Index n, std::uint64_t slot) const {
+    Rng rng(mix_seed(cfg_.seed, cfg_.epoch, 0x5A5ULL), slot);
+    ws.neg.resize(n);
+    const bool full = hist_.row_size(u) >= hist_.n_cols;
+    for (Index t = 0; t < n; ++t) {
+      if (full) {
+        ws.neg[t] = -1;
+        continue;
+      }
+      std::int32_t j;
+      do {
+        j = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(hist_.n_cols)));
+      } while (hist_.contains(u, j));
+      ws.neg[t] = j;
+    }
+    seq::draw_masks(ws.masks, n, cfg_, rng);
+  }
+
+  // Routes the gradients of one pass to the workspace.
+  void route(Workspace& ws, const std::int32_t* x, const std::int32_t* tgt, Index n, float scale) {
+    const int d = cfg_.dim;
+    const float sd = std::sqrt(static_cast<float>(d));
+    for (Index t = 0; t < n; ++t) {
+      float* r = ws.row(x[t]);
+      for (int k = 0; k < d; ++k) r[k] += sd * ws.dE0(t, k);
+      if (ws.neg[t] < 0) continue;
+      float* rp = ws.row(tgt[t]);
+      for (int k = 0; k < d; ++k) rp[k] += scale * ws.gpos(t, k);
+      float* rn = ws.row(ws.neg[t]);
+      for (int k = 0; k < d; ++k) rn[k] += scale * ws.gneg(t, k);
+    }
+  }
+
+  // One sequence. phase 0: clean pass (plus the paper-mode adversarial pass); phase 1: the
+  // released-code adversarial pass with ws.delta as output-embedding perturbation.
+  void sequence(Workspace& ws, std::int32_t u, std::uint64_t slot, float scale, int phase) {
+    const Index n = length(u);
+    if (n <= 0) return;
+    const Index m = seqs_.row_size(u);
+    const std::int32_t* x = seqs_.row_data(u) + (m - 1 - n);
+    const std::int32_t* tgt = seqs_.row_data(u) + (m - n);
+    draw(ws, u, n, slot);
+    const int d = cfg_.dim;
+    seq::Embeddings<float> emb{p_.item_emb, nullptr, nullptr};
+    if (phase == 1) {
+      seq::net_forward(x, n, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
+      const float lam = cfg_.reg_adv;
+      ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, (const float*)nullptr,
+                                      (const float*)nullptr, ws.delta_ptr, scale * lam, ws.dZ, ws.gpos, ws.gneg,
+                                      nullptr, nullptr);
+      seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+      route(ws, x, tgt, n, scale * lam);
+      return;
+    }
+    seq::net_forward(x, n, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
+    ws.loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, (const float*)nullptr,
+                                (const float*)nullptr, (const float*)nullptr, scale, ws.dZ, ws.gpos, ws.gneg,
+                                &ws.correct, &ws.positions);
+    seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    route(ws, x, tgt, n, scale);
+    if (!(cfg_.adversarial() && cfg_.perturb == SeqPerturb::Paper)) return;
+    // SAO eq. 8-9: one perturbation per input position and per target / negative output vector,
+    // from the gradient of this sequence's loss at the current parameters.
+    const float eps = cfg_.eps;
+    ws.din.resize(n, d);
+    ws.dpos.resize(n, d);
+    ws.dneg.resize(n, d);
+    for (Index t = 0; t < n; ++t) {
+      scaled_unit(ws.din.row(t), ws.dE0.data() + t * d, d, eps);
+      scaled_unit(ws.dpos.row(t), ws.gpos.data() + t * d, d, eps);
+      scaled_unit(ws.dneg.row(t), ws.gneg.data() + t * d, d, eps);
+    }
+    seq::Embeddings<float> adv{p_.item_emb, nullptr, ws.din.data()};
+    seq::net_forward(x, n, p_.dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
+    const float lam = cfg_.reg_adv;
+    ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, ws.dpos.data(), ws.dneg.data(),
+                                    (const float*)nullptr, scale * lam, ws.dZ, ws.gpos, ws.gneg, nullptr, nullptr);
+    seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    route(ws, x, tgt, n, scale * lam);
+  }
+
+  // Released-code perturbation: gradient w.r.t. the item table (summed over every use in the
+  // batch), normalised per row.
+  void build_delta(Workspace& ws, const Workspace& grads) {
+    const int d = cfg_.dim;
+    if (ws.delta.size() != grads.gitem.size()) ws.delta.assign(grads.gitem.size(), 0.0f);
+    for (std::int32_t r : grads.touched) {
+      const float* g = grads.gitem.data() + static_cast<Index>(r) * d;
+      float* out = ws.delta.data() + static_cast<Index>(r) * d;
+      scaled_unit(Eigen::Map<Eigen::RowVectorXf>(out, d), g, d, cfg_.eps);
+    }
+    ws.delta_ptr = ws.delta.data();
+  }
+
+  // One Adam step from the workspace's gradients (Hogwild: other threads may write concurrently).
+  void adam(Workspace& ws, int num_threads) {
+    const std::int64_t t = __atomic_add_fetch(p_.step, 1, __ATOMIC_RELAXED);
+    const double b1 = cfg_.beta1, b2 = cfg_.beta2;
+    const float bc1 = static_cast<float>(1.0 - std::pow(b1, double(t)));
+    const float rbc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(b2, double(t))));
+    const float lr = cfg_.lr / bc1, eps = cfg_.adam_eps, fb1 = cfg_.beta1, fb2 = cfg_.beta2, l2 = cfg_.l2;
+    const Index pos_end = L_.pos() + L_.maxlen * L_.dim;
+    const Index nd = L_.size();
+    for (Index k = 0; k < nd; ++k) {
+      float g = ws.gdense[k];
+      if (l2 > 0 && k < pos_end) g += l2 * p_.dense[k];
+      const float m = fb1 * p_.dense_m[k] + (1 - fb1) * g;
+      const float v = fb2 * p_.dense_v[k] + (1 - fb2) * g * g;
+      p_.dense_m[k] = m;
+      p_.dense_v[k] = v;
+      p_.dense[k] -= lr * m / (std::sqrt(v) * rbc2 + eps);
+    }
+    const int d = cfg_.dim;
+    auto update_row = [&](std::int32_t r, bool touched) {
+      float* th = p_.item_emb + static_cast<Index>(r) * d;
+      float* mm = p_.item_m + static_cast<Index>(r) * d;
+      float* vv = p_.item_v + static_cast<Index>(r) * d;
+      const float* g = ws.gitem.data() + static_cast<Index>(r) * d;
+#pragma omp simd
+      for (int k = 0; k < d; ++k) {
+        const float gk = touched ? g[k] + l2 * th[k] : 0.0f;
+        const float m = fb1 * mm[k] + (1 - fb1) * gk;
+        const float v = fb2 * vv[k] + (1 - fb2) * gk * gk;
+        mm[k] = m;
+        vv[k] = v;
+        th[k] -= lr * m / (std::sqrt(v) * rbc2 + eps);
+      }
+    };
+    if (cfg_.lazy_adam) {
+      for (std::int32_t r : ws.touched) update_row(r, true);
+    } else {
+      const std::int32_t ni = p_.n_items;
+#pragma omp parallel for num_threads(num_threads) schedule(static) if (num_threads > 1)
+      for (std::int32_t r = 0; r < ni; ++r) update_row(r, ws.flag[r] != 0);
+    }
+    ws.clear_grads();
+  }
+
+  SASRecStats run() {
+    const int T = resolve_threads(cfg_.num_threads);
+    std::vector<std::int32_t> order;
+    for (std::int32_t u = 0; u < seqs_.n_rows; ++u) {
+      if (seqs_.row_size(u) >= 2) order.push_back(u);
+    }
+    require(!order.empty(), "no user has a training sequence of at least 2 items");
+    Rng shuffle(mix_seed(cfg_.seed, cfg_.epoch, 0x0DE4ULL), 0);
+    for (Index k = static_cast<Index>(order.size()) - 1; k > 0; --k) {
+      std::swap(order[k], order[shuffle.uniform(static_cast<std::uint64_t>(k + 1))]);
+    }
+    const Index n_seq = static_cast<Index>(order.size());
+    const Index B = cfg_.batch_size;
+    const Index n_batches = (n_seq + B - 1) / B;
+    std::vector<Workspace> ws(T + 1);
+    for (auto& w : ws) w.init(L_.size(), p_.n_items, cfg_.dim);
+    const bool released = cfg_.adversarial() && cfg_.perturb == SeqPerturb::Output;
+    auto batch_scale = [&](Index b0, Index b1) {
+      Index count = 0;
+      for (Index k = b0; k < b1; ++k) count += length(order[k]);
+      return count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+    };
+    ExceptionCarrier carrier;
+    if (!cfg_.sync) {
+      // Hogwild: every thread trains its own mini-batches and writes the shared weights and Adam
+      // moments without locks.
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+      for (Index b = 0; b < n_batches; ++b) {
+        carrier.run([&] {
+          if (carrier.failed()) return;
+          Workspace& w = ws[thread_index()];
+          const Index b0 = b * B, b1 = std::min(n_seq, b0 + B);
+          const float scale = batch_scale(b0, b1);
+          for (Index k = b0; k < b1; ++k) sequence(w, order[k], static_cast<std::uint64_t>(k), scale, 0);
+          if (released) {
+            build_delta(w, w);
+            for (Index k = b0; k < b1; ++k) sequence(w, order[k], static_cast<std::uint64_t>(k), scale, 1);
+          }
+          adam(w, 1);
+        });
+      }
+      carrier.rethrow();
+    } else {
+      // Synchronous data parallel: the threads split each mini-batch, their gradients are summed
+      // and one Adam step is taken.
+      Workspace& total = ws[T];
+      for (Index b = 0; b < n_batches; ++b) {
+        const Index b0 = b * B, b1 = std::min(n_seq, b0 + B);
+        const float scale = batch_scale(b0, b1);
+        for (int phase = 0; phase < (released ? 2 : 1); ++phase) {
+          if (phase == 1) build_delta(total, total);
+#pragma omp parallel for num_threads(T) schedule(static)
+          for (Index k = b0; k < b1; ++k) {
+            carrier.run([&] {
+              Workspace& w = ws[thread_index()];
+              w.delta_ptr = total.delta.data();
+              sequence(w, order[k], static_cast<std::uint64_t>(k), scale, phase);
+            });
+          }
+          carrier.rethrow();
+          for (int t = 0; t < T; ++t) {
+            total.add(ws[t]);
+            ws[t].clear_grads();
+          }
+        }
+        adam(total, T);
+      }
+    }
+    SASRecStats st;
+    st.sequences = n_seq;
+    Index correct = 0;
+    double loss = 0, adv = 0;
+    for (auto& w : ws) {
+      st.positions += w.positions;
+      correct += w.correct;
+      loss += w.loss;
+      adv += w.adv_loss;
+    }
+    if (st.positions > 0) {
+      st.loss = loss / st.positions;
+      st.adv_loss = adv / st.positions;
+      st.accuracy = double(correct) / st.positions;
+    }
+    if (!all_finite(p_.item_emb, static_cast<Index>(p_.n_items) * cfg_.dim) || !all_finite(p_.dense, L_.size())) {
+      throw NumericalError("SASRec parameters became NaN or infinite during training; lower the learning rate (lr)");
+    }
+    return st;
+  }
+
+ private:
+  SASRecParams& p_;
+  const CsrView& seqs_;
+  const CsrView& hist_;
+  const SASRecConfig& cfg_;
+  SASRecLayout L_;
+};
+
+}  // namespace
+
+SASRecStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView& history,
+                         const SASRecConfig& config) {
+  config.validate();
+  require(params.item_emb && params.dense && params.item_m && params.item_v && params.dense_m && params.dense_v &&
+              params.step,
+          "train_sasrec: parameters and Adam state are required");
+  require(seqs.n_rows == history.n_rows, "sequences and history must have the same number of users");
+  require(history.n_cols == params.n_items, "history must have n_items columns");
+  check_sequences(seqs, params.n_items, "sequences");
+  Trainer trainer(params, seqs, history, config);
+  return trainer.run();
+}
+
+void sasrec_encode(const SASRecParams& params, const CsrView& seqs, const std::int32_t* users, Index n_users,
+                   const SASRecConfig& config, float* out) {
+  config.validate();
+  check_sequences(seqs, params.n_items, "sequences");
+  const SASRecLayout L(config.dim, config.maxlen, config.blocks);
+  const int d = config.dim;
+  for (Index k = 0; k < n_users; ++k) {
+    require(users[k] >= 0 && users[k] < seqs.n_rows, "users contains id " + std::to_string(users[k]) +
+                                                         ", outside [0, " + std::to_string(seqs.n_rows) + ")");
+  }
+  ExceptionCarrier carrier;
+#pragma omp parallel num_threads(resolve_threads(config.num_threads))
+  {
+    seq::NetCache<float> cache;
+    seq::Masks<float> none;
+#pragma omp for schedule(dynamic, 64)
+    for (Index k = 0; k < n_users; ++k) {
+      carrier.run([&] {
+        const std::int32_t u = users[k];
+        const Index m = seqs.row_size(u);
+        float* o = out + k * d;
+        if (m == 0) {
+          std::fill_n(o, d, 0.0f);
+          return;
+        }
+        const Index n = std::min<Index>(m, config.maxlen);
+        seq::Embeddings<float> emb{params.item_emb, nullptr, nullptr};
+        seq::net_forward(seqs.row_data(u) + (m - n), n, params.dense, emb, L, config.heads, none, cache);
+        std::copy_n(cache.Z.data() + (n - 1) * d, d, o);
+      });
+    }
+  }
+  carrier.rethrow();
+}
+
+double sasrec_loss_gradients(const SASRecParams& params, const CsrView& seqs, const std::int32_t* neg,
+                             const std::int32_t* users, Index n_users, const float* item_delta,
+                             const SASRecConfig& config, float* grad_items, float* grad_dense, Index* correct,
+                             int num_threads) {
+  config.validate();
+  check_sequences(seqs, params.n_items, "sequences");
+  const SASRecLayout L(config.dim, config.maxlen, config.blocks);
+  const int d = config.dim;
+  for (Index k = 0; k < n_users; ++k) {
+    require(users[k] >= 0 && users[k] < seqs.n_rows, "users contains id " + std::to_string(users[k]) +
+                                                         ", outside [0, " + std::to_string(seqs.n_rows) + ")");
+  }
+  const Index nnz = seqs.nnz();
+  for (Index k = 0; k < nnz; ++k) {
+    require(neg[k] >= -1 && neg[k] < params.n_items, "negatives contain an item id outside [0, n_items)");
+  }
+  const int T = resolve_threads(num_threads);
+  const Index table = static_cast<Index>(params.n_items) * d;
+  std::vector<std::vector<float>> gi(T), gd(T);
+  std::vector<double> loss(T, 0.0);
+  std::vector<Index> corr(T, 0);
+  ExceptionCarrier carrier;
+#pragma omp parallel num_threads(T)
+  {
+    const int tid = thread_index();
+    gi[tid].assign(table, 0.0f);
+    gd[tid].assign(L.size(), 0.0f);
+    seq::NetCache<float> cache;
+    seq::Masks<float> none;
+    MatF dZ, gpos, gneg, dE0;
+    const float sd = std::sqrt(static_cast<float>(d));
+#pragma omp for schedule(dynamic, 16)
+    for (Index k = 0; k < n_users; ++k) {
+      carrier.run([&] {
+        const std::int32_t u = users[k];
+        const Index m = seqs.row_size(u);
+        const Index n = std::min<Index>(m - 1, config.maxlen);
+        if (n <= 0) return;
+        const std::int32_t* x = seqs.row_data(u) + (m - 1 - n);
+        const std::int32_t* tgt = seqs.row_data(u) + (m - n);
+        const std::int32_t* ng = neg + seqs.row_begin(u) + (m - n);
+        seq::Embeddings<float> emb{params.item_emb, item_delta, nullptr};
+        seq::net_forward(x, n, params.dense, emb, L, config.heads, none, cache);
+        // output embeddings = table + delta
+        loss[tid] += seq::output_loss(cache.Z, tgt, ng, params.item_emb, d, (const float*)nullptr,
+                                      (const float*)nullptr, item_delta, 1.0f, dZ, gpos, gneg, &corr[tid], nullptr);
+        seq::net_backward(dZ, params.dense, L, config.heads, none, cache, gd[tid].data(), dE0);
+        float* g = gi[tid].data();
+        for (Index t = 0; t < n; ++t) {
+          for (int c = 0; c < d; ++c) g[Index(x[t]) * d + c] += sd * dE0(t, c);
+          if (ng[t] < 0) continue;
+          for (int c = 0; c < d; ++c) {
+            g[Index(tgt[t]) * d + c] += gpos(t, c);
+            g[Index(ng[t]) * d + c] += gneg(t, c);
+          }
+        }
+      });
+    }
+  }
+  carrier.rethrow();
+  double total = 0;
+  Index total_correct = 0;
+  std::fill_n(grad_items, table, 0.0f);
+  if (grad_dense) std::fill_n(grad_dense, L.size(), 0.0f);
+  for (int t = 0; t < T; ++t) {
+    total += loss[t];
+    total_correct += corr[t];
+    for (Index k = 0; k < table; ++k) grad_items[k] += gi[t][k];
+    if (grad_dense) {
+      for (Index k = 0; k < L.size(); ++k) grad_dense[k] += gd[t][k];
+    }
+  }
+  if (correct) *correct = total_correct;
+  return total;
+}
+
+}  // namespace advrec
