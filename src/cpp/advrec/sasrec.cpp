@@ -59,7 +59,8 @@ struct Workspace {
   seq::NetCache<float> cache;
   seq::Masks<float> masks;
   MatF dZ, gpos, gneg, dE0, din, dpos, dneg;
-  std::vector<std::int32_t> neg;
+  std::vector<std::int32_t> x, tgt, neg;  // packed inputs, targets, negatives (-1: skip)
+  seq::Segments segs;
   double loss = 0, adv_loss = 0;
   Index correct = 0, positions = 0;
   int d = 0;
@@ -116,86 +117,110 @@ class Trainer {
 
   Index length(std::int32_t u) const { return std::min<Index>(seqs_.row_size(u) - 1, cfg_.maxlen); }
 
-  // Draws the negatives and dropout masks of sequence `slot` (same draws every time it is called).
-  void draw(Workspace& ws, std::int32_t u, Index n, std::uint64_t slot) const {
-    Rng rng(mix_seed(cfg_.seed, cfg_.epoch, 0x5A5ULL), slot);
-    ws.neg.resize(n);
-    const bool full = hist_.row_size(u) >= hist_.n_cols;
-    for (Index t = 0; t < n; ++t) {
-      if (full) {
-        ws.neg[t] = -1;
-        continue;
-      }
-      std::int32_t j;
-      do {
-        j = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(hist_.n_cols)));
-      } while (hist_.contains(u, j));
-      ws.neg[t] = j;
+  // Packs the sequences order[k0..k1) into the workspace: inputs, targets, negatives and dropout
+  // masks. Sequence k draws from its own RNG stream (seed, epoch, k), so the draws do not depend on
+  // the packing, the thread or the mode.
+  void pack(Workspace& ws, const std::vector<std::int32_t>& order, Index k0, Index k1) const {
+    ws.segs.clear();
+    ws.x.clear();
+    ws.tgt.clear();
+    Index N = 0;
+    for (Index k = k0; k < k1; ++k) {
+      const std::int32_t u = order[k];
+      const Index n = length(u);
+      ws.segs.push_back(seq::Segment{N, n});
+      const Index m = seqs_.row_size(u);
+      const std::int32_t* s = seqs_.row_data(u);
+      ws.x.insert(ws.x.end(), s + (m - 1 - n), s + (m - 1));
+      ws.tgt.insert(ws.tgt.end(), s + (m - n), s + m);
+      N += n;
     }
-    seq::draw_masks(ws.masks, n, cfg_, rng);
+    ws.neg.resize(N);
+    seq::prepare_masks(ws.masks, N, ws.segs.size(), cfg_);
+    const std::uint64_t stream_seed = mix_seed(cfg_.seed, cfg_.epoch, 0x5A5ULL);
+    for (Index k = k0; k < k1; ++k) {
+      const std::int32_t u = order[k];
+      const seq::Segment& sg = ws.segs[k - k0];
+      Rng rng(stream_seed, static_cast<std::uint64_t>(k));
+      const bool full = hist_.row_size(u) >= hist_.n_cols;
+      for (Index t = 0; t < sg.n; ++t) {
+        std::int32_t j = -1;
+        if (!full) {
+          do {
+            j = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(hist_.n_cols)));
+          } while (hist_.contains(u, j));
+        }
+        ws.neg[sg.row0 + t] = j;
+      }
+      seq::draw_segment_masks(ws.masks, k - k0, sg.row0, sg.n, cfg_, rng);
+    }
   }
 
   // Routes the gradients of one pass to the workspace.
-  void route(Workspace& ws, const std::int32_t* x, const std::int32_t* tgt, Index n, float scale) {
+  void route(Workspace& ws, float scale) {
     const int d = cfg_.dim;
     const float sd = std::sqrt(static_cast<float>(d));
-    for (Index t = 0; t < n; ++t) {
-      float* r = ws.row(x[t]);
-      for (int k = 0; k < d; ++k) r[k] += sd * ws.dE0(t, k);
+    const Index N = static_cast<Index>(ws.x.size());
+    for (Index t = 0; t < N; ++t) {
+      float* r = ws.row(ws.x[t]);
+      const float* e = ws.dE0.data() + t * d;
+#pragma omp simd
+      for (int k = 0; k < d; ++k) r[k] += sd * e[k];
       if (ws.neg[t] < 0) continue;
-      float* rp = ws.row(tgt[t]);
-      for (int k = 0; k < d; ++k) rp[k] += scale * ws.gpos(t, k);
+      float* rp = ws.row(ws.tgt[t]);
+      const float* gp = ws.gpos.data() + t * d;
+#pragma omp simd
+      for (int k = 0; k < d; ++k) rp[k] += scale * gp[k];
       float* rn = ws.row(ws.neg[t]);
-      for (int k = 0; k < d; ++k) rn[k] += scale * ws.gneg(t, k);
+      const float* gn = ws.gneg.data() + t * d;
+#pragma omp simd
+      for (int k = 0; k < d; ++k) rn[k] += scale * gn[k];
     }
   }
 
-  // One sequence. phase 0: clean pass (plus the paper-mode adversarial pass); phase 1: the
-  // released-code adversarial pass with ws.delta as output-embedding perturbation.
-  void sequence(Workspace& ws, std::int32_t u, std::uint64_t slot, float scale, int phase) {
-    const Index n = length(u);
-    if (n <= 0) return;
-    const Index m = seqs_.row_size(u);
-    const std::int32_t* x = seqs_.row_data(u) + (m - 1 - n);
-    const std::int32_t* tgt = seqs_.row_data(u) + (m - n);
-    draw(ws, u, n, slot);
+  // The packed sequences of the workspace. phase 0: clean pass (plus the paper-mode adversarial
+  // pass); phase 1: the released-code adversarial pass with ws.delta_ptr perturbing output rows.
+  void pass(Workspace& ws, float scale, int phase) {
+    if (ws.x.empty()) return;
     const int d = cfg_.dim;
+    const std::int32_t* x = ws.x.data();
+    const std::int32_t* tgt = ws.tgt.data();
+    const std::int32_t* neg = ws.neg.data();
     seq::Embeddings<float> emb{p_.item_emb, nullptr, nullptr};
+    const float lam = cfg_.reg_adv;
+    seq::net_forward(x, ws.segs, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
     if (phase == 1) {
-      seq::net_forward(x, n, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
-      const float lam = cfg_.reg_adv;
-      ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, (const float*)nullptr,
+      ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr,
                                       (const float*)nullptr, ws.delta_ptr, scale * lam, ws.dZ, ws.gpos, ws.gneg,
                                       nullptr, nullptr);
-      seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
-      route(ws, x, tgt, n, scale * lam);
+      seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+      route(ws, scale * lam);
       return;
     }
-    seq::net_forward(x, n, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
-    ws.loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, (const float*)nullptr,
-                                (const float*)nullptr, (const float*)nullptr, scale, ws.dZ, ws.gpos, ws.gneg,
-                                &ws.correct, &ws.positions);
-    seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
-    route(ws, x, tgt, n, scale);
+    ws.loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr, (const float*)nullptr,
+                                (const float*)nullptr, scale, ws.dZ, ws.gpos, ws.gneg, &ws.correct, &ws.positions);
+    seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    route(ws, scale);
     if (!(cfg_.adversarial() && cfg_.perturb == SeqPerturb::Paper)) return;
     // SAO eq. 8-9: one perturbation per input position and per target / negative output vector,
-    // from the gradient of this sequence's loss at the current parameters.
+    // from the gradient of the user's sequence loss at the current parameters (rows of the packed
+    // gradients are exactly the per-sequence gradients: sequences do not interact).
     const float eps = cfg_.eps;
-    ws.din.resize(n, d);
-    ws.dpos.resize(n, d);
-    ws.dneg.resize(n, d);
-    for (Index t = 0; t < n; ++t) {
+    const Index N = static_cast<Index>(ws.x.size());
+    ws.din.resize(N, d);
+    ws.dpos.resize(N, d);
+    ws.dneg.resize(N, d);
+    for (Index t = 0; t < N; ++t) {
       scaled_unit(ws.din.row(t), ws.dE0.data() + t * d, d, eps);
       scaled_unit(ws.dpos.row(t), ws.gpos.data() + t * d, d, eps);
       scaled_unit(ws.dneg.row(t), ws.gneg.data() + t * d, d, eps);
     }
     seq::Embeddings<float> adv{p_.item_emb, nullptr, ws.din.data()};
-    seq::net_forward(x, n, p_.dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
-    const float lam = cfg_.reg_adv;
-    ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, ws.neg.data(), p_.item_emb, d, ws.dpos.data(), ws.dneg.data(),
+    seq::net_forward(x, ws.segs, p_.dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
+    ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, ws.dpos.data(), ws.dneg.data(),
                                     (const float*)nullptr, scale * lam, ws.dZ, ws.gpos, ws.gneg, nullptr, nullptr);
-    seq::net_backward(ws.dZ, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
-    route(ws, x, tgt, n, scale * lam);
+    seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    route(ws, scale * lam);
   }
 
   // Released-code perturbation: gradient w.r.t. the item table (summed over every use in the
@@ -288,10 +313,11 @@ class Trainer {
           Workspace& w = ws[thread_index()];
           const Index b0 = b * B, b1 = std::min(n_seq, b0 + B);
           const float scale = batch_scale(b0, b1);
-          for (Index k = b0; k < b1; ++k) sequence(w, order[k], static_cast<std::uint64_t>(k), scale, 0);
+          pack(w, order, b0, b1);
+          pass(w, scale, 0);
           if (released) {
             build_delta(w, w);
-            for (Index k = b0; k < b1; ++k) sequence(w, order[k], static_cast<std::uint64_t>(k), scale, 1);
+            pass(w, scale, 1);
           }
           adam(w, 1);
         });
@@ -306,12 +332,16 @@ class Trainer {
         const float scale = batch_scale(b0, b1);
         for (int phase = 0; phase < (released ? 2 : 1); ++phase) {
           if (phase == 1) build_delta(total, total);
-#pragma omp parallel for num_threads(T) schedule(static)
-          for (Index k = b0; k < b1; ++k) {
+#pragma omp parallel num_threads(T)
+          {
+            const int tid = thread_index();
             carrier.run([&] {
-              Workspace& w = ws[thread_index()];
+              Workspace& w = ws[tid];
+              // contiguous share of the batch for each thread; kept between the two phases
+              const Index k0 = b0 + (b1 - b0) * tid / T, k1 = b0 + (b1 - b0) * (tid + 1) / T;
+              if (phase == 0) pack(w, order, k0, k1);
               w.delta_ptr = total.delta.data();
-              sequence(w, order[k], static_cast<std::uint64_t>(k), scale, phase);
+              pass(w, scale, phase);
             });
           }
           carrier.rethrow();
@@ -378,24 +408,43 @@ void sasrec_encode(const SASRecParams& params, const CsrView& seqs, const std::i
                                                          ", outside [0, " + std::to_string(seqs.n_rows) + ")");
   }
   ExceptionCarrier carrier;
+  const Index chunk = 256;  // users packed into one forward pass
+  const Index n_chunks = (n_users + chunk - 1) / chunk;
 #pragma omp parallel num_threads(resolve_threads(config.num_threads))
   {
     seq::NetCache<float> cache;
     seq::Masks<float> none;
-#pragma omp for schedule(dynamic, 64)
-    for (Index k = 0; k < n_users; ++k) {
+    seq::Segments segs;
+    std::vector<std::int32_t> x;
+#pragma omp for schedule(dynamic, 1)
+    for (Index c = 0; c < n_chunks; ++c) {
       carrier.run([&] {
-        const std::int32_t u = users[k];
-        const Index m = seqs.row_size(u);
-        float* o = out + k * d;
-        if (m == 0) {
-          std::fill_n(o, d, 0.0f);
-          return;
+        const Index k0 = c * chunk, k1 = std::min(n_users, k0 + chunk);
+        segs.clear();
+        x.clear();
+        for (Index k = k0; k < k1; ++k) {
+          const std::int32_t u = users[k];
+          const Index m = seqs.row_size(u);
+          const Index n = std::min<Index>(m, config.maxlen);
+          if (n > 0) {
+            segs.push_back(seq::Segment{static_cast<Index>(x.size()), n});
+            x.insert(x.end(), seqs.row_data(u) + (m - n), seqs.row_data(u) + m);
+          }
         }
-        const Index n = std::min<Index>(m, config.maxlen);
-        seq::Embeddings<float> emb{params.item_emb, nullptr, nullptr};
-        seq::net_forward(seqs.row_data(u) + (m - n), n, params.dense, emb, L, config.heads, none, cache);
-        std::copy_n(cache.Z.data() + (n - 1) * d, d, o);
+        if (!x.empty()) {
+          seq::Embeddings<float> emb{params.item_emb, nullptr, nullptr};
+          seq::net_forward(x.data(), segs, params.dense, emb, L, config.heads, none, cache);
+        }
+        size_t g = 0;
+        for (Index k = k0; k < k1; ++k) {
+          float* o = out + k * d;
+          if (seqs.row_size(users[k]) == 0) {
+            std::fill_n(o, d, 0.0f);
+            continue;
+          }
+          const seq::Segment& sg = segs[g++];
+          std::copy_n(cache.Z.data() + (sg.row0 + sg.n - 1) * d, d, o);
+        }
       });
     }
   }
@@ -432,30 +481,43 @@ double sasrec_loss_gradients(const SASRecParams& params, const CsrView& seqs, co
     seq::NetCache<float> cache;
     seq::Masks<float> none;
     MatF dZ, gpos, gneg, dE0;
+    seq::Segments segs;
+    std::vector<std::int32_t> x, tgt, ng;
     const float sd = std::sqrt(static_cast<float>(d));
-#pragma omp for schedule(dynamic, 16)
-    for (Index k = 0; k < n_users; ++k) {
+    const Index chunk = 64;
+    const Index n_chunks = (n_users + chunk - 1) / chunk;
+#pragma omp for schedule(dynamic, 1)
+    for (Index c = 0; c < n_chunks; ++c) {
       carrier.run([&] {
-        const std::int32_t u = users[k];
-        const Index m = seqs.row_size(u);
-        const Index n = std::min<Index>(m - 1, config.maxlen);
-        if (n <= 0) return;
-        const std::int32_t* x = seqs.row_data(u) + (m - 1 - n);
-        const std::int32_t* tgt = seqs.row_data(u) + (m - n);
-        const std::int32_t* ng = neg + seqs.row_begin(u) + (m - n);
+        segs.clear();
+        x.clear();
+        tgt.clear();
+        ng.clear();
+        for (Index k = c * chunk; k < std::min(n_users, (c + 1) * chunk); ++k) {
+          const std::int32_t u = users[k];
+          const Index m = seqs.row_size(u);
+          const Index n = std::min<Index>(m - 1, config.maxlen);
+          if (n <= 0) continue;
+          const std::int32_t* s = seqs.row_data(u);
+          segs.push_back(seq::Segment{static_cast<Index>(x.size()), n});
+          x.insert(x.end(), s + (m - 1 - n), s + (m - 1));
+          tgt.insert(tgt.end(), s + (m - n), s + m);
+          ng.insert(ng.end(), neg + seqs.row_begin(u) + (m - n), neg + seqs.row_begin(u) + m);
+        }
+        if (x.empty()) return;
         seq::Embeddings<float> emb{params.item_emb, item_delta, nullptr};
-        seq::net_forward(x, n, params.dense, emb, L, config.heads, none, cache);
+        seq::net_forward(x.data(), segs, params.dense, emb, L, config.heads, none, cache);
         // output embeddings = table + delta
-        loss[tid] += seq::output_loss(cache.Z, tgt, ng, params.item_emb, d, (const float*)nullptr,
+        loss[tid] += seq::output_loss(cache.Z, tgt.data(), ng.data(), params.item_emb, d, (const float*)nullptr,
                                       (const float*)nullptr, item_delta, 1.0f, dZ, gpos, gneg, &corr[tid], nullptr);
-        seq::net_backward(dZ, params.dense, L, config.heads, none, cache, gd[tid].data(), dE0);
+        seq::net_backward(dZ, segs, params.dense, L, config.heads, none, cache, gd[tid].data(), dE0);
         float* g = gi[tid].data();
-        for (Index t = 0; t < n; ++t) {
-          for (int c = 0; c < d; ++c) g[Index(x[t]) * d + c] += sd * dE0(t, c);
+        for (Index t = 0; t < static_cast<Index>(x.size()); ++t) {
+          for (int q = 0; q < d; ++q) g[Index(x[t]) * d + q] += sd * dE0(t, q);
           if (ng[t] < 0) continue;
-          for (int c = 0; c < d; ++c) {
-            g[Index(tgt[t]) * d + c] += gpos(t, c);
-            g[Index(ng[t]) * d + c] += gneg(t, c);
+          for (int q = 0; q < d; ++q) {
+            g[Index(tgt[t]) * d + q] += gpos(t, q);
+            g[Index(ng[t]) * d + q] += gneg(t, q);
           }
         }
       });

@@ -145,6 +145,16 @@ using MatMap = Eigen::Map<const Mat<S>>;
 
 constexpr double kLayerNormEps = 1e-8;
 
+// Several sequences are packed row-wise into one matrix so that the position-wise layers
+// (LayerNorm, projections, feed-forward) run as one matrix product per mini-batch; attention
+// works within each segment.
+struct Segment {
+  Index row0 = 0;  // first row in the packed matrices
+  Index n = 0;     // rows (positions) of this sequence
+};
+using Segments = std::vector<Segment>;
+inline Segments one_segment(Index n) { return Segments{Segment{0, n}}; }
+
 // Y = gamma * (X - mean) / sqrt(var + eps) + beta, row by row.
 template <class S>
 struct LayerNormCache {
@@ -201,11 +211,11 @@ struct AttentionWeights {
   Index wq, bq, wk, bk, wv, bv;
 };
 
-// `mask` (per head, n x n multipliers 0 or 1/(1-p)) may be empty: no dropout.
+// `mask` ([segment * heads + head], n x n multipliers 0 or 1/(1-p)) may be empty: no dropout.
 template <class S>
-void attention_forward(const Mat<S>& Y, const S* dense, const AttentionWeights& w, int heads,
+void attention_forward(const Mat<S>& Y, const S* dense, const AttentionWeights& w, int heads, const Segments& segs,
                        const std::vector<Mat<S>>& mask, Mat<S>& O, AttentionCache<S>& c) {
-  const Index n = Y.rows(), d = Y.cols(), dh = d / heads;
+  const Index N = Y.rows(), d = Y.cols(), dh = d / heads;
   MatMap<S> Wq(dense + w.wq, d, d), Wk(dense + w.wk, d, d), Wv(dense + w.wv, d, d);
   RowMap<S> bq(dense + w.bq, d), bk(dense + w.bk, d), bv(dense + w.bv, d);
   c.Q.noalias() = Y * Wq;
@@ -214,60 +224,79 @@ void attention_forward(const Mat<S>& Y, const S* dense, const AttentionWeights& 
   c.K.rowwise() += bk;
   c.V.noalias() = Y * Wv;
   c.V.rowwise() += bv;
-  c.A.resize(heads);
-  c.Ad.resize(heads);
-  O.resize(n, d);
+  const size_t n_att = segs.size() * heads;
+  c.A.resize(n_att);
+  c.Ad.resize(n_att);
+  O.resize(N, d);
   const S scale = S(1) / std::sqrt(S(dh));
-  for (int h = 0; h < heads; ++h) {
-    Mat<S>& A = c.A[h];
-    A.setZero(n, n);
-    for (Index t = 0; t < n; ++t) {
-      S mx = -std::numeric_limits<S>::infinity();
-      for (Index s = 0; s <= t; ++s) {
-        const S v = c.Q.row(t).segment(h * dh, dh).dot(c.K.row(s).segment(h * dh, dh)) * scale;
-        A(t, s) = v;
-        mx = std::max(mx, v);
+  for (size_t g = 0; g < segs.size(); ++g) {
+    const Index r0 = segs[g].row0, n = segs[g].n;
+    for (int h = 0; h < heads; ++h) {
+      const size_t a = g * heads + h;
+      Mat<S>& A = c.A[a];
+      A.setZero(n, n);
+      auto Qh = c.Q.block(r0, h * dh, n, dh);
+      auto Kh = c.K.block(r0, h * dh, n, dh);
+      for (Index t = 0; t < n; ++t) {
+        S mx = -std::numeric_limits<S>::infinity();
+        for (Index s2 = 0; s2 <= t; ++s2) {
+          const S v = Qh.row(t).dot(Kh.row(s2)) * scale;
+          A(t, s2) = v;
+          mx = std::max(mx, v);
+        }
+        S sum = 0;
+        for (Index s2 = 0; s2 <= t; ++s2) {
+          A(t, s2) = std::exp(A(t, s2) - mx);
+          sum += A(t, s2);
+        }
+        const S inv = S(1) / sum;
+        for (Index s2 = 0; s2 <= t; ++s2) A(t, s2) *= inv;
       }
-      S sum = 0;
-      for (Index s = 0; s <= t; ++s) {
-        A(t, s) = std::exp(A(t, s) - mx);
-        sum += A(t, s);
+      if (!mask.empty()) {
+        c.Ad[a] = A.cwiseProduct(mask[a]);
+        O.block(r0, h * dh, n, dh).noalias() = c.Ad[a] * c.V.block(r0, h * dh, n, dh);
+      } else {
+        O.block(r0, h * dh, n, dh).noalias() = A * c.V.block(r0, h * dh, n, dh);
       }
-      for (Index s = 0; s <= t; ++s) A(t, s) /= sum;
-    }
-    if (!mask.empty()) {
-      c.Ad[h] = A.cwiseProduct(mask[h]);
-      O.middleCols(h * dh, dh).noalias() = c.Ad[h] * c.V.middleCols(h * dh, dh);
-    } else {
-      O.middleCols(h * dh, dh).noalias() = A * c.V.middleCols(h * dh, dh);
     }
   }
+}
+
+template <class S>
+void attention_forward(const Mat<S>& Y, const S* dense, const AttentionWeights& w, int heads,
+                       const std::vector<Mat<S>>& mask, Mat<S>& O, AttentionCache<S>& c) {
+  attention_forward(Y, dense, w, heads, one_segment(Y.rows()), mask, O, c);
 }
 
 // dY (overwritten) from dO; weight gradients accumulated into ddense (same layout as dense).
 template <class S>
 void attention_backward(const Mat<S>& dO, const Mat<S>& Y, const S* dense, const AttentionWeights& w, int heads,
-                        const std::vector<Mat<S>>& mask, const AttentionCache<S>& c, Mat<S>& dY, S* ddense) {
-  const Index n = Y.rows(), d = Y.cols(), dh = d / heads;
+                        const Segments& segs, const std::vector<Mat<S>>& mask, const AttentionCache<S>& c, Mat<S>& dY,
+                        S* ddense) {
+  const Index N = Y.rows(), d = Y.cols(), dh = d / heads;
   const S scale = S(1) / std::sqrt(S(dh));
-  Mat<S> dQ(n, d), dK(n, d), dV(n, d);
+  Mat<S> dQ(N, d), dK(N, d), dV(N, d);
   Mat<S> dA, dS;
-  for (int h = 0; h < heads; ++h) {
-    const Mat<S>& A = c.A[h];
-    const Mat<S>& Ad = mask.empty() ? A : c.Ad[h];
-    auto dOh = dO.middleCols(h * dh, dh);
-    dV.middleCols(h * dh, dh).noalias() = Ad.transpose() * dOh;
-    dA.noalias() = dOh * c.V.middleCols(h * dh, dh).transpose();
-    if (!mask.empty()) dA = dA.cwiseProduct(mask[h]);
-    // softmax backward, restricted to the causal triangle (A is 0 above it)
-    dS.setZero(n, n);
-    for (Index t = 0; t < n; ++t) {
-      S dot = 0;
-      for (Index s = 0; s <= t; ++s) dot += dA(t, s) * A(t, s);
-      for (Index s = 0; s <= t; ++s) dS(t, s) = A(t, s) * (dA(t, s) - dot) * scale;
+  for (size_t g = 0; g < segs.size(); ++g) {
+    const Index r0 = segs[g].row0, n = segs[g].n;
+    for (int h = 0; h < heads; ++h) {
+      const size_t a = g * heads + h;
+      const Mat<S>& A = c.A[a];
+      const Mat<S>& Ad = mask.empty() ? A : c.Ad[a];
+      auto dOh = dO.block(r0, h * dh, n, dh);
+      dV.block(r0, h * dh, n, dh).noalias() = Ad.transpose() * dOh;
+      dA.noalias() = dOh * c.V.block(r0, h * dh, n, dh).transpose();
+      if (!mask.empty()) dA = dA.cwiseProduct(mask[a]);
+      // softmax backward, restricted to the causal triangle (A is 0 above it)
+      dS.setZero(n, n);
+      for (Index t = 0; t < n; ++t) {
+        S dot = 0;
+        for (Index s2 = 0; s2 <= t; ++s2) dot += dA(t, s2) * A(t, s2);
+        for (Index s2 = 0; s2 <= t; ++s2) dS(t, s2) = A(t, s2) * (dA(t, s2) - dot) * scale;
+      }
+      dQ.block(r0, h * dh, n, dh).noalias() = dS * c.K.block(r0, h * dh, n, dh);
+      dK.block(r0, h * dh, n, dh).noalias() = dS.transpose() * c.Q.block(r0, h * dh, n, dh);
     }
-    dQ.middleCols(h * dh, dh).noalias() = dS * c.K.middleCols(h * dh, dh);
-    dK.middleCols(h * dh, dh).noalias() = dS.transpose() * c.Q.middleCols(h * dh, dh);
   }
   using MMap = Eigen::Map<Mat<S>>;
   using RMap = Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>>;
@@ -281,6 +310,12 @@ void attention_backward(const Mat<S>& dO, const Mat<S>& Y, const S* dense, const
   dY.noalias() = dQ * Wq.transpose();
   dY.noalias() += dK * Wk.transpose();
   dY.noalias() += dV * Wv.transpose();
+}
+
+template <class S>
+void attention_backward(const Mat<S>& dO, const Mat<S>& Y, const S* dense, const AttentionWeights& w, int heads,
+                        const std::vector<Mat<S>>& mask, const AttentionCache<S>& c, Mat<S>& dY, S* ddense) {
+  attention_backward(dO, Y, dense, w, heads, one_segment(Y.rows()), mask, c, dY, ddense);
 }
 
 // Point-wise feed-forward: F = drop2(drop1(relu(Y W1 + b1)) W2 + b2).
@@ -328,44 +363,67 @@ void ffn_backward(const Mat<S>& dF, const Mat<S>& Y, const S* dense, const FFNWe
   dY.noalias() = dH * W1.transpose();
 }
 
-// Dropout multipliers of one sequence, drawn in a fixed order from the sequence's RNG.
+// Dropout multipliers of packed sequences; each sequence's are drawn in a fixed order from that
+// sequence's own RNG, so they do not depend on how sequences are packed or split across threads.
 template <class S>
 struct Masks {
-  Mat<S> emb;
-  std::vector<std::vector<Mat<S>>> attn;  // [block][head]
-  std::vector<Mat<S>> f1, f2;             // [block]
+  Mat<S> emb;                             // N x d
+  std::vector<std::vector<Mat<S>>> attn;  // [block][segment * heads + head]
+  std::vector<Mat<S>> f1, f2;             // [block], N x d
   bool active = false;
 };
 
+// Fills rows [row0, row0 + n) of m with multipliers 0 or 1/(1-p): 16 random bits per entry.
 template <class S>
-void fill_mask(Mat<S>& m, Index rows, Index cols, float p, Rng& rng) {
-  m.resize(rows, cols);
+void fill_rows(Mat<S>& m, Index row0, Index n, float p, Rng& rng) {
   const S keep = S(1) / S(1.0f - p);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform_float() < p ? S(0) : keep;
+  const std::uint32_t thr = static_cast<std::uint32_t>(p * 65536.0f);
+  S* data = m.data() + row0 * m.cols();
+  const Index count = n * m.cols();
+  std::uint64_t bits = 0;
+  for (Index i = 0; i < count; ++i) {
+    if ((i & 3) == 0) bits = rng.next();
+    data[i] = (static_cast<std::uint32_t>(bits & 0xFFFF) < thr) ? S(0) : keep;
+    bits >>= 16;
+  }
+}
+
+// Sizes the packed masks for N rows and `segments` sequences.
+template <class S>
+void prepare_masks(Masks<S>& mk, Index N, size_t segments, const SASRecConfig& cfg) {
+  mk.active = cfg.dropout > 0.0f;
+  mk.attn.assign(cfg.blocks, {});
+  mk.f1.resize(cfg.blocks);
+  mk.f2.resize(cfg.blocks);
+  if (!mk.active) return;
+  mk.emb.resize(N, cfg.dim);
+  for (int b = 0; b < cfg.blocks; ++b) {
+    mk.attn[b].resize(segments * cfg.heads);
+    mk.f1[b].resize(N, cfg.dim);
+    mk.f2[b].resize(N, cfg.dim);
+  }
+}
+
+// Draws the masks of segment g (rows row0 .. row0 + n).
+template <class S>
+void draw_segment_masks(Masks<S>& mk, size_t g, Index row0, Index n, const SASRecConfig& cfg, Rng& rng) {
+  if (!mk.active) return;
+  fill_rows(mk.emb, row0, n, cfg.dropout, rng);
+  for (int b = 0; b < cfg.blocks; ++b) {
+    for (int h = 0; h < cfg.heads; ++h) {
+      Mat<S>& a = mk.attn[b][g * cfg.heads + h];
+      a.resize(n, n);
+      fill_rows(a, 0, n, cfg.dropout, rng);
+    }
+    fill_rows(mk.f1[b], row0, n, cfg.dropout, rng);
+    fill_rows(mk.f2[b], row0, n, cfg.dropout, rng);
+  }
 }
 
 template <class S>
 void draw_masks(Masks<S>& mk, Index n, const SASRecConfig& cfg, Rng& rng) {
-  mk.active = cfg.dropout > 0.0f;
-  mk.attn.resize(cfg.blocks);
-  mk.f1.resize(cfg.blocks);
-  mk.f2.resize(cfg.blocks);
-  if (!mk.active) {
-    mk.emb.resize(0, 0);
-    for (int b = 0; b < cfg.blocks; ++b) {
-      mk.attn[b].clear();
-      mk.f1[b].resize(0, 0);
-      mk.f2[b].resize(0, 0);
-    }
-    return;
-  }
-  fill_mask(mk.emb, n, cfg.dim, cfg.dropout, rng);
-  for (int b = 0; b < cfg.blocks; ++b) {
-    mk.attn[b].resize(cfg.heads);
-    for (int h = 0; h < cfg.heads; ++h) fill_mask(mk.attn[b][h], n, n, cfg.dropout, rng);
-    fill_mask(mk.f1[b], n, cfg.dim, cfg.dropout, rng);
-    fill_mask(mk.f2[b], n, cfg.dim, cfg.dropout, rng);
-  }
+  prepare_masks(mk, n, 1, cfg);
+  draw_segment_masks(mk, 0, 0, n, cfg, rng);
 }
 
 // Forward caches of one sequence through the whole network.
@@ -398,19 +456,25 @@ inline AttentionWeights attention_weights(const SASRecLayout& L, Index b) {
 }
 inline FFNWeights ffn_weights(const SASRecLayout& L, Index b) { return {L.w1(b), L.b1(b), L.w2(b), L.b2(b)}; }
 
-// Network forward for inputs x[0..n) placed at positions maxlen - n .. maxlen - 1.
+// Network forward for packed inputs x (segment g occupies rows row0 .. row0 + n, its items placed
+// at positions maxlen - n .. maxlen - 1).
 template <class S>
-void net_forward(const std::int32_t* x, Index n, const S* dense, const Embeddings<S>& emb, const SASRecLayout& L,
-                 int heads, const Masks<S>& mk, NetCache<S>& c) {
-  const Index d = L.dim, o = L.maxlen - n;
+void net_forward(const std::int32_t* x, const Segments& segs, const S* dense, const Embeddings<S>& emb,
+                 const SASRecLayout& L, int heads, const Masks<S>& mk, NetCache<S>& c) {
+  const Index d = L.dim;
+  const Index N = segs.empty() ? 0 : segs.back().row0 + segs.back().n;
   const S sd = std::sqrt(S(d));
-  c.E.resize(n, d);
-  for (Index t = 0; t < n; ++t) {
-    auto row = c.E.row(t);
-    row = RowMap<S>(emb.item + Index(x[t]) * d, d);
-    if (emb.item_delta) row += RowMap<S>(emb.item_delta + Index(x[t]) * d, d);
-    if (emb.in_delta) row += RowMap<S>(emb.in_delta + t * d, d);
-    row = row * sd + RowMap<S>(dense + L.pos() + (o + t) * d, d);
+  c.E.resize(N, d);
+  for (const Segment& sg : segs) {
+    const Index o = L.maxlen - sg.n;
+    for (Index t = 0; t < sg.n; ++t) {
+      const Index r = sg.row0 + t;
+      auto row = c.E.row(r);
+      row = RowMap<S>(emb.item + Index(x[r]) * d, d);
+      if (emb.item_delta) row += RowMap<S>(emb.item_delta + Index(x[r]) * d, d);
+      if (emb.in_delta) row += RowMap<S>(emb.in_delta + r * d, d);
+      row = row * sd + RowMap<S>(dense + L.pos() + (o + t) * d, d);
+    }
   }
   if (mk.active) c.E = c.E.cwiseProduct(mk.emb);
   c.blk.resize(L.blocks);
@@ -422,7 +486,8 @@ void net_forward(const std::int32_t* x, Index n, const S* dense, const Embedding
     B.X = *in;
     layernorm_forward(B.X, dense + L.ln1_g(b), dense + L.ln1_b(b), B.Y1, B.ln1);
     Mat<S> O;
-    attention_forward(B.Y1, dense, attention_weights(L, b), heads, mk.active ? mk.attn[b] : no_masks, O, B.att);
+    attention_forward(B.Y1, dense, attention_weights(L, b), heads, segs, mk.active ? mk.attn[b] : no_masks, O,
+                      B.att);
     B.X2 = B.X + O;
     layernorm_forward(B.X2, dense + L.ln2_g(b), dense + L.ln2_b(b), B.Y2, B.ln2);
     Mat<S> F;
@@ -438,13 +503,19 @@ void net_forward(const std::int32_t* x, Index n, const S* dense, const Embedding
   layernorm_forward(c.Xf, dense + L.final_g(), dense + L.final_b(), c.Z, c.lnf);
 }
 
+template <class S>
+void net_forward(const std::int32_t* x, Index n, const S* dense, const Embeddings<S>& emb, const SASRecLayout& L,
+                 int heads, const Masks<S>& mk, NetCache<S>& c) {
+  net_forward(x, one_segment(n), dense, emb, L, heads, mk, c);
+}
+
 // Backward from dZ. Accumulates dense gradients into ddense; writes dE0 (gradient w.r.t. the
 // embedding sum sqrt(d) * M[x_t] + P[o + t] before dropout), n x d. Positional gradients are added
 // to ddense; the caller routes sqrt(d) * dE0 to the item rows.
 template <class S>
-void net_backward(const Mat<S>& dZ, const S* dense, const SASRecLayout& L, int heads, const Masks<S>& mk,
-                  const NetCache<S>& c, S* ddense, Mat<S>& dE0) {
-  const Index n = dZ.rows(), d = L.dim, o = L.maxlen - n;
+void net_backward(const Mat<S>& dZ, const Segments& segs, const S* dense, const SASRecLayout& L, int heads,
+                  const Masks<S>& mk, const NetCache<S>& c, S* ddense, Mat<S>& dE0) {
+  const Index d = L.dim;
   static const Mat<S> none;
   static const std::vector<Mat<S>> no_masks;
   Mat<S> dX;
@@ -459,15 +530,24 @@ void net_backward(const Mat<S>& dZ, const S* dense, const SASRecLayout& L, int h
     dX2 += dX;
     // X2 = X + Att(LN1(X))
     Mat<S> dY1, dXin;
-    attention_backward(dX2, B.Y1, dense, attention_weights(L, b), heads, mk.active ? mk.attn[b] : no_masks, B.att,
-                       dY1, ddense);
+    attention_backward(dX2, B.Y1, dense, attention_weights(L, b), heads, segs, mk.active ? mk.attn[b] : no_masks,
+                       B.att, dY1, ddense);
     layernorm_backward(dY1, dense + L.ln1_g(b), B.ln1, dXin, ddense + L.ln1_g(b), ddense + L.ln1_b(b));
     dX = dXin + dX2;
   }
   dE0 = mk.active ? Mat<S>(dX.cwiseProduct(mk.emb)) : dX;
-  for (Index t = 0; t < n; ++t) {
-    Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>>(ddense + L.pos() + (o + t) * d, d) += dE0.row(t);
+  for (const Segment& sg : segs) {
+    const Index o = L.maxlen - sg.n;
+    for (Index t = 0; t < sg.n; ++t) {
+      Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>>(ddense + L.pos() + (o + t) * d, d) += dE0.row(sg.row0 + t);
+    }
   }
+}
+
+template <class S>
+void net_backward(const Mat<S>& dZ, const S* dense, const SASRecLayout& L, int heads, const Masks<S>& mk,
+                  const NetCache<S>& c, S* ddense, Mat<S>& dE0) {
+  net_backward(dZ, one_segment(dZ.rows()), dense, L, heads, mk, c, ddense, dE0);
 }
 
 inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
