@@ -16,6 +16,7 @@ from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
+from .models.vbpr import AMR, DUIF, VBPR
 from . import attacks
 from .robustness import robustness
 
