@@ -17,7 +17,8 @@ from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
 from .models.vbpr import AMR, DUIF, VBPR
-from . import attacks
+from . import attacks, stats
+from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
 
 __version__ = "0.1.0"

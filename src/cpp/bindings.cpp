@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "advrec/csr.hpp"
+#include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
 #include "advrec/vbpr.hpp"
 
@@ -278,6 +279,147 @@ void register_vbpr(py::module_& m) {
   }, py::arg("arrays"), py::arg("delta") = py::none(), py::arg("num_threads") = 0);
 }
 
+
+// ---- evaluation -----------------------------------------------------------------------------
+struct FactorArray {
+  py::array_t<float, py::array::c_style> array;
+  FactorView view;
+};
+
+FactorArray factor_input(py::handle obj, const char* name) {
+  auto arr = py::array::ensure(obj);
+  if (!arr) throw py::type_error(std::string(name) + " must be array-like");
+  if (arr.dtype().kind() != 'f') throw py::type_error(std::string(name) + " must hold floats, got dtype " + py::str(arr.dtype()).cast<std::string>());
+  FactorArray f{py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr), {}};
+  if (f.array.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-d");
+  f.view = FactorView{f.array.data(), static_cast<std::int32_t>(f.array.shape(0)), static_cast<std::int32_t>(f.array.shape(1))};
+  return f;
+}
+
+MetricSpec metric_spec(const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics) {
+  MetricSpec spec;
+  spec.ks = ks;
+  spec.hr = spec.ndcg = false;
+  for (const auto& name : metrics) {
+    if (name == "hr") spec.hr = true;
+    else if (name == "ndcg") spec.ndcg = true;
+    else if (name == "recall") spec.recall = true;
+    else if (name == "precision") spec.precision = true;
+    else if (name == "mrr") spec.mrr = true;
+    else if (name == "map") spec.map = true;
+    else if (name == "auc") spec.auc = true;
+    else throw py::value_error("unknown metric '" + name + "'");
+  }
+  for (auto k : ks) if (k <= 0) throw py::value_error("every k must be positive");
+  if (spec.columns() == 0) throw py::value_error("no metric to compute");
+  return spec;
+}
+
+py::array_t<std::int32_t, py::array::c_style> user_list(py::handle users, std::int32_t n_rows) {
+  auto u = input_array<std::int32_t>(users, "users");
+  if (u.ndim() != 1) throw py::value_error("users must be 1-d");
+  for (py::ssize_t i = 0; i < u.size(); ++i) {
+    if (u.data()[i] < 0 || u.data()[i] >= n_rows) throw py::value_error("users contains id " + std::to_string(u.data()[i]) + ", outside [0, " + std::to_string(n_rows) + ")");
+  }
+  return u;
+}
+
+void bind_evaluation(py::module_& m) {
+  m.def("top_k", [](py::handle U, py::handle V, std::int32_t k, py::handle ex_indptr, py::handle ex_indices,
+                    py::handle ex_rows, int num_threads) {
+    auto u = factor_input(U, "user factors");
+    auto v = factor_input(V, "item factors");
+    if (u.view.dim != v.view.dim) throw py::value_error("user and item factors must have the same number of columns");
+    if (k <= 0) throw py::value_error("k must be positive");
+    py::array_t<std::int32_t> ids({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(k)});
+    py::array_t<float> scores({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(k)});
+    if (ex_indptr.is_none()) {
+      py::gil_scoped_release release;
+      top_k(u.view, v.view, k, nullptr, nullptr, ids.mutable_data(), scores.mutable_data(), num_threads);
+    } else {
+      auto ex = csr_from(ex_indptr, ex_indices, v.view.rows, "exclude");
+      ex.view.validate("exclude");
+      auto rows = user_list(ex_rows, ex.view.n_rows);
+      if (rows.size() != u.view.rows) throw py::value_error("exclude rows must have one entry per user row");
+      py::gil_scoped_release release;
+      top_k(u.view, v.view, k, &ex.view, rows.data(), ids.mutable_data(), scores.mutable_data(), num_threads);
+    }
+    return py::make_tuple(ids, scores);
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("k"), py::arg("exclude_indptr") = py::none(),
+     py::arg("exclude_indices") = py::none(), py::arg("exclude_rows") = py::none(), py::arg("num_threads") = 0);
+
+  m.def("evaluate_full", [](py::handle U, py::handle V, py::handle tr_indptr, py::handle tr_indices,
+                            py::handle te_indptr, py::handle te_indices, py::handle users,
+                            const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics, int num_threads) {
+    auto u = factor_input(U, "user factors");
+    auto v = factor_input(V, "item factors");
+    auto train = csr_from(tr_indptr, tr_indices, v.view.rows, "train");
+    auto test = csr_from(te_indptr, te_indices, v.view.rows, "test");
+    train.view.validate("train");
+    test.view.validate("test");
+    auto us = user_list(users, train.view.n_rows);
+    if (us.size() != u.view.rows) throw py::value_error("users must have one entry per user-factor row");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_full(u.view, v.view, train.view, test.view, us.data(), spec, out.mutable_data(), num_threads);
+    }
+    return out;
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("train_indptr"), py::arg("train_indices"),
+     py::arg("test_indptr"), py::arg("test_indices"), py::arg("users"), py::arg("ks"), py::arg("metrics"),
+     py::arg("num_threads") = 0);
+
+  m.def("evaluate_sampled", [](py::handle U, py::handle V, py::handle te_indptr, py::handle te_indices, py::handle users,
+                               py::handle negatives, const std::vector<std::int32_t>& ks,
+                               const std::vector<std::string>& metrics, int num_threads) {
+    auto u = factor_input(U, "user factors");
+    auto v = factor_input(V, "item factors");
+    auto test = csr_from(te_indptr, te_indices, v.view.rows, "test");
+    test.view.validate("test");
+    auto us = user_list(users, test.view.n_rows);
+    if (us.size() != u.view.rows) throw py::value_error("users must have one entry per user-factor row");
+    auto negs = input_array<std::int32_t>(negatives, "negatives");
+    if (negs.ndim() != 2 || negs.shape(0) != u.view.rows) throw py::value_error("negatives must have shape (n_users, n_negatives)");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_sampled(u.view, v.view, test.view, us.data(), negs.data(), static_cast<std::int32_t>(negs.shape(1)), spec,
+                       out.mutable_data(), num_threads);
+    }
+    return out;
+  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("test_indptr"), py::arg("test_indices"),
+     py::arg("users"), py::arg("negatives"), py::arg("ks"), py::arg("metrics"), py::arg("num_threads") = 0);
+
+  m.def("sample_negatives", [](py::handle tr_indptr, py::handle tr_indices, py::handle te_indptr, py::handle te_indices,
+                               std::int32_t n_items, py::handle users, std::int32_t n_negatives, std::uint64_t seed,
+                               py::handle weights, int num_threads) {
+    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
+    auto test = csr_from(te_indptr, te_indices, n_items, "test");
+    train.view.validate("train");
+    test.view.validate("test");
+    if (train.view.n_rows != test.view.n_rows) throw py::value_error("train and test must have the same users");
+    auto us = user_list(users, train.view.n_rows);
+    if (n_negatives <= 0) throw py::value_error("n_negatives must be positive");
+    py::array_t<double, py::array::c_style> w;
+    const double* wp = nullptr;
+    if (!weights.is_none()) {
+      w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(weights);
+      if (!w || w.ndim() != 1 || w.size() != n_items) throw py::value_error("item weights must be 1-d with one value per item");
+      wp = w.data();
+    }
+    py::array_t<std::int32_t> out({static_cast<py::ssize_t>(us.size()), static_cast<py::ssize_t>(n_negatives)});
+    {
+      py::gil_scoped_release release;
+      sample_negatives(train.view, test.view, us.data(), static_cast<std::int32_t>(us.size()), n_negatives, seed, wp,
+                       out.mutable_data(), num_threads);
+    }
+    return out;
+  }, py::arg("train_indptr"), py::arg("train_indices"), py::arg("test_indptr"), py::arg("test_indices"),
+     py::arg("n_items"), py::arg("users"), py::arg("n_negatives"), py::arg("seed"), py::arg("item_weights") = py::none(),
+     py::arg("num_threads") = 0);
+}
 }  // namespace
 
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
@@ -288,11 +430,14 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
       if (p) std::rethrow_exception(p);
     } catch (const NumericalError& e) {
       PyErr_SetString(PyExc_FloatingPointError, e.what());
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
 
   m.def("cpu_features", &cpu_features, "ISA extensions this CPU supports (x86-64 only)");
   m.def("max_threads", &openmp_threads, "Threads used when num_threads=0 (1 without OpenMP)");
+  bind_evaluation(m);
 
   m.def("validate_csr", [](py::handle indptr, py::handle indices, std::int32_t n_cols, const std::string& name) {
     auto c = csr_from(indptr, indices, n_cols, name.c_str());

@@ -1,0 +1,592 @@
+// Ranking evaluation and top-K selection. See eval.hpp for the contract.
+//
+// This file is compiled with -ffp-contract=off (CMakeLists.txt): every score, whether computed by
+// the blocked kernel or by dot_sequential, is the same sequence of multiplies and adds over the
+// factor dimension, so a test item's score equals, bit for bit, the value it is compared against.
+#include "advrec/eval.hpp"
+
+#include "advrec/rng.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <utility>
+
+namespace advrec {
+namespace {
+
+// Items per panel: a panel of packed factors (dim × kPanel floats) stays in L2 while a tile of
+// users is scored against it, and a tile's scores (kUsers × kPanel) stay in L1.
+constexpr int kPanel = 256;
+constexpr int kUsers = 4;
+// Item columns per register block: two vector registers per user row, so kUsers × 2 accumulators
+// plus operands fit the 16 vector registers of every x86-64 ISA level.
+#if defined(__AVX512F__)
+constexpr int kLanes = 32;
+#elif defined(__AVX__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+static_assert(kPanel % kLanes == 0, "panel width must be a multiple of the register block");
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The one definition of a score. Same order of operations as each lane of score_panel.
+inline float dot_sequential(const float* u, const float* v, int dim) {
+  float acc = 0.0f;
+  for (int d = 0; d < dim; ++d) acc += u[d] * v[d];
+  return acc;
+}
+
+// V transposed into panels: panel p holds items [p*kPanel, (p+1)*kPanel) as dim rows of kPanel
+// floats (zero-padded past the last item).
+struct PackedItems {
+  std::int32_t n_items = 0;
+  int dim = 0;
+  std::int32_t n_panels = 0;
+  std::vector<float> data;
+
+  const float* panel(std::int32_t p) const { return data.data() + static_cast<Index>(p) * dim * kPanel; }
+  std::int32_t panel_begin(std::int32_t p) const { return p * kPanel; }
+  std::int32_t panel_size(std::int32_t p) const { return std::min(kPanel, n_items - p * kPanel); }
+};
+
+PackedItems pack_items(const FactorView& V, int num_threads) {
+  PackedItems packed;
+  packed.n_items = V.rows;
+  packed.dim = V.dim;
+  packed.n_panels = (V.rows + kPanel - 1) / kPanel;
+  packed.data.assign(static_cast<std::size_t>(packed.n_panels) * V.dim * kPanel, 0.0f);
+#pragma omp parallel for schedule(static) num_threads(num_threads)
+  for (std::int32_t p = 0; p < packed.n_panels; ++p) {
+    float* dst = packed.data.data() + static_cast<Index>(p) * V.dim * kPanel;
+    const std::int32_t begin = p * kPanel, size = std::min(kPanel, V.rows - begin);
+    for (std::int32_t c = 0; c < size; ++c) {
+      const float* src = V.row(begin + c);
+      for (int d = 0; d < V.dim; ++d) dst[static_cast<Index>(d) * kPanel + c] = src[d];
+    }
+  }
+  return packed;
+}
+
+// out[r * kPanel + c] = score of user row r against item c of the panel, for kUsers rows (callers
+// pad missing rows with a zero vector).
+void score_panel(const float* const* user_rows, const float* panel, int dim, float* out) {
+  for (int c0 = 0; c0 < kPanel; c0 += kLanes) {
+    float acc[kUsers][kLanes];
+    for (int r = 0; r < kUsers; ++r)
+      for (int c = 0; c < kLanes; ++c) acc[r][c] = 0.0f;
+    for (int d = 0; d < dim; ++d) {
+      const float* v = panel + static_cast<Index>(d) * kPanel + c0;
+      for (int r = 0; r < kUsers; ++r) {
+        const float ud = user_rows[r][d];
+#pragma omp simd
+        for (int c = 0; c < kLanes; ++c) acc[r][c] += ud * v[c];
+      }
+    }
+    for (int r = 0; r < kUsers; ++r)
+      for (int c = 0; c < kLanes; ++c) out[r * kPanel + c0 + c] = acc[r][c];
+  }
+}
+
+// Sets the scores of the sorted ids in [*cursor, end) that fall into [begin, begin + size) to -inf
+// and advances the cursor past them. Rows are sorted and panels visited in order, so each row is
+// walked once per user.
+inline void mask_sorted(const std::int32_t*& cursor, const std::int32_t* end, std::int32_t begin, std::int32_t size,
+                        float* row) {
+  while (cursor != end && *cursor < begin + size) {
+    if (*cursor >= begin) row[*cursor - begin] = kNegInf;
+    ++cursor;
+  }
+}
+
+// Users processed together: kUsers rows of U, padded with a zero row.
+struct UserTile {
+  const float* rows[kUsers];
+  int count = 0;
+};
+
+UserTile make_tile(const FactorView& U, std::int32_t first, const std::vector<float>& zeros) {
+  UserTile tile;
+  tile.count = std::min<std::int32_t>(kUsers, U.rows - first);
+  for (int r = 0; r < kUsers; ++r) tile.rows[r] = r < tile.count ? U.row(first + r) : zeros.data();
+  return tile;
+}
+
+void check_factors(const FactorView& U, const FactorView& V) {
+  require(U.dim == V.dim, "user and item factors must have the same number of columns");
+  require(U.dim > 0, "factors must have at least one column");
+  require(U.rows >= 0 && V.rows > 0, "there must be at least one item");
+}
+
+// ---- top-k selection ---------------------------------------------------------------------------
+struct Scored {
+  float score;
+  std::int32_t id;
+};
+// "a ranks ahead of b": higher score, then lower id.
+inline bool ahead(const Scored& a, const Scored& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); }
+
+// Keeps the k best (score, id) pairs seen; the heap's front is the worst of them.
+class TopKHeap {
+ public:
+  explicit TopKHeap(std::int32_t k) : k_(k) { heap_.reserve(static_cast<std::size_t>(k)); }
+  void clear() { heap_.clear(); }
+  void offer(float score, std::int32_t id) {
+    if (static_cast<std::int32_t>(heap_.size()) < k_) {
+      heap_.push_back({score, id});
+      std::push_heap(heap_.begin(), heap_.end(), ahead);
+    } else if (ahead(Scored{score, id}, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), ahead);
+      heap_.back() = {score, id};
+      std::push_heap(heap_.begin(), heap_.end(), ahead);
+    }
+  }
+  // Items scoring below this can never enter (valid once full).
+  float threshold() const { return static_cast<std::int32_t>(heap_.size()) < k_ ? kNegInf : heap_.front().score; }
+  void write_sorted(std::int32_t* ids, float* scores) {
+    std::sort(heap_.begin(), heap_.end(), ahead);
+    std::int32_t i = 0;
+    for (; i < static_cast<std::int32_t>(heap_.size()); ++i) {
+      ids[i] = heap_[i].id;
+      scores[i] = heap_[i].score;
+    }
+    for (; i < k_; ++i) {
+      ids[i] = -1;
+      scores[i] = kNegInf;
+    }
+  }
+
+ private:
+  std::int32_t k_;
+  std::vector<Scored> heap_;
+};
+
+// ---- per-user evaluation state (full protocol) ---------------------------------------------
+// The test items' scores, ascending, and what the scan of all candidates accumulates about them.
+struct UserEval {
+  std::vector<float> test_scores;  // ascending
+  // Capped path: the max_k highest candidate (non-train, non-test) scores, as a min-heap.
+  std::vector<float> best;
+  // Exact path: histogram over "number of test scores <= candidate score".
+  std::vector<Index> at_or_above;
+  const std::int32_t* train_cursor = nullptr;
+  const std::int32_t* train_end = nullptr;
+  const std::int32_t* test_cursor = nullptr;
+  const std::int32_t* test_end = nullptr;
+};
+
+// Test items ranked ahead of the i-th (ascending) test item. Ties between a test item and a
+// non-test item are pessimistic, but ties among test items only decide which of them takes which
+// of their shared positions, which no metric can see: they are broken by position in the sorted
+// order, giving each test item a distinct place.
+inline Index test_items_ahead(const std::vector<float>& ascending, std::size_t i) {
+  return static_cast<Index>(ascending.size() - 1 - i);
+}
+
+}  // namespace
+
+std::int32_t MetricSpec::max_k() const {
+  std::int32_t m = 0;
+  for (auto k : ks) m = std::max(m, k);
+  return m;
+}
+
+void user_metrics(const std::vector<Index>& ranks, const std::vector<Index>& lower_negatives, Index n_negatives,
+                  const MetricSpec& spec, double* out) {
+  std::vector<Index> sorted(ranks);
+  std::sort(sorted.begin(), sorted.end());
+  const Index m = static_cast<Index>(sorted.size());
+  int col = 0;
+  for (std::int32_t k : spec.ks) {
+    Index hits = 0;
+    double dcg = 0.0, ap = 0.0;
+    for (Index i = 0; i < m && sorted[i] < k; ++i) {
+      ++hits;
+      dcg += 1.0 / std::log2(static_cast<double>(sorted[i]) + 2.0);
+      ap += static_cast<double>(i + 1) / static_cast<double>(sorted[i] + 1);
+    }
+    const Index ideal = std::min<Index>(m, k);
+    double idcg = 0.0;
+    for (Index i = 0; i < ideal; ++i) idcg += 1.0 / std::log2(static_cast<double>(i) + 2.0);
+    if (spec.hr) out[col++] = hits > 0 ? 1.0 : 0.0;
+    if (spec.ndcg) out[col++] = idcg > 0 ? dcg / idcg : 0.0;
+    if (spec.recall) out[col++] = m ? static_cast<double>(hits) / static_cast<double>(m) : 0.0;
+    if (spec.precision) out[col++] = static_cast<double>(hits) / static_cast<double>(k);
+    if (spec.mrr) out[col++] = (m && sorted[0] < k) ? 1.0 / static_cast<double>(sorted[0] + 1) : 0.0;
+    if (spec.map) out[col++] = ideal ? ap / static_cast<double>(ideal) : 0.0;
+  }
+  if (spec.auc) {
+    double sum = 0.0;
+    for (Index lower : lower_negatives) sum += static_cast<double>(lower);
+    out[col++] = (n_negatives > 0 && m > 0) ? sum / (static_cast<double>(n_negatives) * static_cast<double>(m))
+                                           : std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrView* exclude,
+           const std::int32_t* exclude_rows, std::int32_t* out_ids, float* out_scores, int num_threads) {
+  check_factors(U, V);
+  require(k > 0, "k must be positive");
+  if (exclude) {
+    require(exclude->n_cols == V.rows, "the excluded-items matrix must have one column per item");
+    for (std::int32_t r = 0; r < U.rows; ++r) {
+      require(exclude_rows[r] >= 0 && exclude_rows[r] < exclude->n_rows, "user id out of range of the excluded items");
+    }
+  }
+  const int threads = resolve_threads(num_threads);
+  const PackedItems items = pack_items(V, threads);
+  const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
+  const std::int32_t n_tiles = (U.rows + kUsers - 1) / kUsers;
+  ExceptionCarrier errors;
+#pragma omp parallel num_threads(threads)
+  {
+    {
+      std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
+      std::vector<TopKHeap> heaps(kUsers, TopKHeap(k));
+#pragma omp for schedule(dynamic, 1)
+      for (std::int32_t t = 0; t < n_tiles; ++t) {
+        if (errors.failed()) continue;
+        errors.run([&] {
+          const std::int32_t first = t * kUsers;
+          const UserTile tile = make_tile(U, first, zeros);
+          const std::int32_t* cursor[kUsers];
+          const std::int32_t* end[kUsers];
+          for (int r = 0; r < tile.count; ++r) {
+            heaps[r].clear();
+            cursor[r] = end[r] = nullptr;
+            if (exclude) {
+              cursor[r] = exclude->row_data(exclude_rows[first + r]);
+              end[r] = cursor[r] + exclude->row_size(exclude_rows[first + r]);
+            }
+          }
+          for (std::int32_t p = 0; p < items.n_panels; ++p) {
+            score_panel(tile.rows, items.panel(p), U.dim, scores.data());
+            const std::int32_t begin = items.panel_begin(p), size = items.panel_size(p);
+            for (int r = 0; r < tile.count; ++r) {
+              float* row = scores.data() + r * kPanel;
+              if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
+              TopKHeap& heap = heaps[r];
+              float threshold = heap.threshold();
+              for (std::int32_t c = 0; c < size; ++c) {
+                // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
+                if (row[c] >= threshold && row[c] != kNegInf) {
+                  heap.offer(row[c], begin + c);
+                  threshold = heap.threshold();
+                }
+              }
+            }
+          }
+          for (int r = 0; r < tile.count; ++r) {
+            const Index at = static_cast<Index>(first + r) * k;
+            heaps[r].write_sorted(out_ids + at, out_scores + at);
+          }
+        });
+      }
+    }
+  }
+  errors.rethrow();
+}
+
+void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& train, const CsrView& test,
+                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads) {
+  check_factors(U, V);
+  require(!spec.ks.empty() || spec.auc, "no metric to compute");
+  for (auto k : spec.ks) require(k > 0, "every k must be positive");
+  require(train.n_cols == V.rows && test.n_cols == V.rows, "train and test must have one column per item");
+  require(train.n_rows == test.n_rows, "train and test must have the same users");
+  for (std::int32_t r = 0; r < U.rows; ++r) {
+    const std::int32_t u = users[r];
+    require(u >= 0 && u < train.n_rows, "user id out of range");
+    require(test.row_size(u) > 0, "user " + std::to_string(u) + " has no test items");
+    for (const std::int32_t* it = test.row_data(u); it != test.row_data(u) + test.row_size(u); ++it) {
+      require(!train.contains(u, *it), "user " + std::to_string(u) + " has test item " + std::to_string(*it) +
+                                           " also in its training data");
+    }
+  }
+  const bool exact = spec.auc;
+  const std::int32_t max_k = spec.max_k();
+  const int columns = spec.columns();
+  const int threads = resolve_threads(num_threads);
+  const PackedItems items = pack_items(V, threads);
+  const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
+  const std::int32_t n_tiles = (U.rows + kUsers - 1) / kUsers;
+  ExceptionCarrier errors;
+#pragma omp parallel num_threads(threads)
+  {
+    {
+      std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
+      std::vector<UserEval> state(kUsers);
+      std::vector<Index> ranks, lower;
+#pragma omp for schedule(dynamic, 1)
+      for (std::int32_t t = 0; t < n_tiles; ++t) {
+        if (errors.failed()) continue;
+        errors.run([&] {
+          const std::int32_t first = t * kUsers;
+          const UserTile tile = make_tile(U, first, zeros);
+          for (int r = 0; r < tile.count; ++r) {
+            UserEval& s = state[r];
+            const std::int32_t u = users[first + r];
+            s.train_cursor = train.row_data(u);
+            s.train_end = s.train_cursor + train.row_size(u);
+            s.test_cursor = test.row_data(u);
+            s.test_end = s.test_cursor + test.row_size(u);
+            s.test_scores.clear();
+            for (const std::int32_t* it = s.test_cursor; it != s.test_end; ++it) {
+              s.test_scores.push_back(dot_sequential(tile.rows[r], V.row(*it), U.dim));
+            }
+            std::sort(s.test_scores.begin(), s.test_scores.end());
+            s.best.clear();
+            s.at_or_above.assign(exact ? s.test_scores.size() + 1 : 0, 0);
+          }
+          for (std::int32_t p = 0; p < items.n_panels; ++p) {
+            score_panel(tile.rows, items.panel(p), U.dim, scores.data());
+            const std::int32_t begin = items.panel_begin(p), size = items.panel_size(p);
+            for (int r = 0; r < tile.count; ++r) {
+              UserEval& s = state[r];
+              float* row = scores.data() + r * kPanel;
+              mask_sorted(s.train_cursor, s.train_end, begin, size, row);
+              mask_sorted(s.test_cursor, s.test_end, begin, size, row);
+              const float lowest_test = s.test_scores.front();
+              if (exact) {
+                const float* ts = s.test_scores.data();
+                const std::size_t m = s.test_scores.size();
+                if (m == 1) {
+                  Index n = 0;
+                  for (std::int32_t c = 0; c < size; ++c) n += row[c] >= lowest_test;
+                  s.at_or_above[1] += n;
+                } else {
+                  for (std::int32_t c = 0; c < size; ++c) {
+                    if (row[c] < lowest_test) continue;
+                    const std::size_t q = static_cast<std::size_t>(std::upper_bound(ts, ts + m, row[c]) - ts);
+                    ++s.at_or_above[q];
+                  }
+                }
+              } else {
+                // Only candidates that could sit among the top max_k, and at or above some test item,
+                // matter. The heap keeps the max_k best of them.
+                std::vector<float>& best = s.best;
+                auto gate = [&] {
+                  // A candidate enters when it is >= the lowest test score and, once the heap is
+                  // full, strictly above the heap's minimum (an equal one changes nothing).
+                  return static_cast<std::int32_t>(best.size()) < max_k
+                             ? lowest_test
+                             : std::max(lowest_test, std::nextafter(best.front(), std::numeric_limits<float>::infinity()));
+                };
+                float threshold = gate();
+                for (std::int32_t c = 0; c < size; ++c) {
+                  const float v = row[c];
+                  if (v < threshold) continue;
+                  if (static_cast<std::int32_t>(best.size()) < max_k) {
+                    best.push_back(v);
+                    std::push_heap(best.begin(), best.end(), std::greater<float>());
+                  } else {
+                    std::pop_heap(best.begin(), best.end(), std::greater<float>());
+                    best.back() = v;
+                    std::push_heap(best.begin(), best.end(), std::greater<float>());
+                  }
+                  threshold = gate();
+                }
+              }
+            }
+          }
+          for (int r = 0; r < tile.count; ++r) {
+            UserEval& s = state[r];
+            const std::int32_t u = users[first + r];
+            const std::size_t m = s.test_scores.size();
+            const Index n_negatives = static_cast<Index>(V.rows) - train.row_size(u) - static_cast<Index>(m);
+            ranks.assign(m, 0);
+            lower.assign(m, 0);
+            if (exact) {
+              // Candidates at or above the i-th lowest test score: histogram bins q > i.
+              Index above = 0;
+              for (std::size_t i = m; i-- > 0;) {
+                above += s.at_or_above[i + 1];
+                ranks[i] = above + test_items_ahead(s.test_scores, i);
+                lower[i] = n_negatives - above;
+              }
+            } else {
+              for (std::size_t i = 0; i < m; ++i) {
+                Index above = 0;
+                for (float v : s.best) above += v >= s.test_scores[i];
+                // A full heap whose every entry is >= this test score: the rank is max_k or worse.
+                ranks[i] = (static_cast<std::int32_t>(s.best.size()) == max_k && above == max_k)
+                               ? static_cast<Index>(max_k)
+                               : above + test_items_ahead(s.test_scores, i);
+              }
+            }
+            user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+          }
+        });
+      }
+    }
+  }
+  errors.rethrow();
+}
+
+void evaluate_sampled(const FactorView& U, const FactorView& V, const CsrView& test, const std::int32_t* users,
+                      const std::int32_t* negatives, std::int32_t n_negatives, const MetricSpec& spec, double* out,
+                      int num_threads) {
+  check_factors(U, V);
+  require(n_negatives > 0, "the sampled protocol needs at least one negative per user");
+  require(test.n_cols == V.rows, "test must have one column per item");
+  for (auto k : spec.ks) require(k > 0, "every k must be positive");
+  for (std::int32_t r = 0; r < U.rows; ++r) {
+    const std::int32_t u = users[r];
+    require(u >= 0 && u < test.n_rows, "user id out of range");
+    require(test.row_size(u) > 0, "user " + std::to_string(u) + " has no test items");
+    const std::int32_t* negs = negatives + static_cast<Index>(r) * n_negatives;
+    for (std::int32_t j = 0; j < n_negatives; ++j) {
+      require(negs[j] >= 0 && negs[j] < V.rows, "negative item id " + std::to_string(negs[j]) + " out of range");
+      require(!test.contains(u, negs[j]), "negative item " + std::to_string(negs[j]) + " of user " + std::to_string(u) +
+                                              " is one of its test items");
+    }
+  }
+  const int columns = spec.columns();
+  const int threads = resolve_threads(num_threads);
+  ExceptionCarrier errors;
+#pragma omp parallel num_threads(threads)
+  {
+    {
+      std::vector<float> test_scores, neg_scores;
+      std::vector<Index> ranks, lower;
+#pragma omp for schedule(dynamic, 16)
+      for (std::int32_t r = 0; r < U.rows; ++r) {
+        if (errors.failed()) continue;
+        errors.run([&] {
+          const std::int32_t u = users[r];
+          const float* urow = U.row(r);
+          const std::int32_t* negs = negatives + static_cast<Index>(r) * n_negatives;
+          neg_scores.resize(static_cast<std::size_t>(n_negatives));
+          for (std::int32_t j = 0; j < n_negatives; ++j) neg_scores[j] = dot_sequential(urow, V.row(negs[j]), U.dim);
+          std::sort(neg_scores.begin(), neg_scores.end());
+          test_scores.clear();
+          for (const std::int32_t* it = test.row_data(u); it != test.row_data(u) + test.row_size(u); ++it) {
+            test_scores.push_back(dot_sequential(urow, V.row(*it), U.dim));
+          }
+          std::sort(test_scores.begin(), test_scores.end());
+          const std::size_t m = test_scores.size();
+          ranks.assign(m, 0);
+          lower.assign(m, 0);
+          for (std::size_t i = 0; i < m; ++i) {
+            const Index below = std::lower_bound(neg_scores.begin(), neg_scores.end(), test_scores[i]) - neg_scores.begin();
+            lower[i] = below;
+            ranks[i] = (n_negatives - below) + test_items_ahead(test_scores, i);
+          }
+          user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(r) * columns);
+        });
+      }
+    }
+  }
+  errors.rethrow();
+}
+
+void sample_negatives(const CsrView& train, const CsrView& test, const std::int32_t* users, std::int32_t n_users,
+                      std::int32_t n_negatives, std::uint64_t seed, const double* item_weights, std::int32_t* out,
+                      int num_threads) {
+  const std::int32_t n_items = train.n_cols;
+  require(test.n_cols == n_items && test.n_rows == train.n_rows, "train and test must have the same shape");
+  require(n_negatives > 0, "n_negatives must be positive");
+  std::vector<double> cumulative;
+  if (item_weights) {
+    cumulative.resize(static_cast<std::size_t>(n_items));
+    double total = 0.0;
+    for (std::int32_t i = 0; i < n_items; ++i) {
+      require(std::isfinite(item_weights[i]) && item_weights[i] >= 0.0, "item weights must be finite and >= 0");
+      total += item_weights[i];
+      cumulative[i] = total;
+    }
+    require(total > 0.0, "item weights must not all be zero");
+  }
+  auto excluded = [&](std::int32_t u, std::int32_t item) { return train.contains(u, item) || test.contains(u, item); };
+  const int threads = resolve_threads(num_threads);
+  ExceptionCarrier errors;
+#pragma omp parallel num_threads(threads)
+  {
+    {
+      std::vector<char> chosen(static_cast<std::size_t>(n_items), 0);
+      std::vector<std::int32_t> pool;
+      std::vector<std::pair<double, std::int32_t>> keys;
+#pragma omp for schedule(dynamic, 16)
+      for (std::int32_t r = 0; r < n_users; ++r) {
+        if (errors.failed()) continue;
+        errors.run([&] {
+          const std::int32_t u = users[r];
+          require(u >= 0 && u < train.n_rows, "user id out of range");
+          std::int32_t* dst = out + static_cast<Index>(r) * n_negatives;
+          // One stream per user: the draw does not depend on the thread count or on other users.
+          Rng rng(seed, static_cast<std::uint64_t>(u));
+          Index eligible = 0;
+          pool.clear();
+          // Count eligible items (with positive weight when weighted) without materialising them
+          // unless the draw would need many rejections.
+          Index blocked = train.row_size(u) + test.row_size(u);
+          for (const std::int32_t* it = test.row_data(u); it != test.row_data(u) + test.row_size(u); ++it)
+            blocked -= train.contains(u, *it);
+          eligible = static_cast<Index>(n_items) - blocked;
+          require(eligible >= n_negatives, "user " + std::to_string(u) + " has only " + std::to_string(eligible) +
+                                               " items outside its train and test data; cannot draw " +
+                                               std::to_string(n_negatives) + " negatives");
+          std::int32_t drawn = 0;
+          if (!item_weights && static_cast<Index>(n_negatives) * 2 <= eligible) {
+            // Rejection: at most half the eligible items are taken, so each draw succeeds with
+            // probability >= 1/2 times the eligible fraction.
+            while (drawn < n_negatives) {
+              const auto item = static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(n_items)));
+              if (chosen[item] || excluded(u, item)) continue;
+              chosen[item] = 1;
+              dst[drawn++] = item;
+            }
+          } else if (item_weights) {
+            // Successive sampling proportional to weight: rejection first, then (if the user's own
+            // items hold most of the weight) exact weighted sampling without replacement by
+            // exponential keys over the eligible items.
+            const double total = cumulative.back();
+            Index attempts = 0;
+            const Index max_attempts = 64 * static_cast<Index>(n_negatives) + 1024;
+            while (drawn < n_negatives && attempts++ < max_attempts) {
+              const double x = rng.uniform_double() * total;
+              auto pos = std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin();
+              const auto item = static_cast<std::int32_t>(std::min<Index>(pos, n_items - 1));
+              if (item_weights[item] <= 0.0 || chosen[item] || excluded(u, item)) continue;
+              chosen[item] = 1;
+              dst[drawn++] = item;
+            }
+            if (drawn < n_negatives) {
+              keys.clear();
+              for (std::int32_t item = 0; item < n_items; ++item) {
+                if (item_weights[item] <= 0.0 || chosen[item] || excluded(u, item)) continue;
+                const double e = -std::log(1.0 - rng.uniform_double());
+                keys.emplace_back(e / item_weights[item], item);
+              }
+              const std::int32_t need = n_negatives - drawn;
+              require(static_cast<Index>(keys.size()) >= need,
+                      "user " + std::to_string(u) + " has fewer than " + std::to_string(n_negatives) +
+                          " eligible items with positive weight");
+              std::partial_sort(keys.begin(), keys.begin() + need, keys.end());
+              for (std::int32_t i = 0; i < need; ++i) {
+                chosen[keys[i].second] = 1;
+                dst[drawn++] = keys[i].second;
+              }
+            }
+          } else {
+            // Most eligible items are needed: shuffle the explicit list.
+            for (std::int32_t item = 0; item < n_items; ++item)
+              if (!excluded(u, item)) pool.push_back(item);
+            for (std::int32_t i = 0; i < n_negatives; ++i) {
+              const auto j = i + static_cast<std::int32_t>(rng.uniform(static_cast<std::uint64_t>(pool.size() - i)));
+              std::swap(pool[i], pool[j]);
+              dst[drawn++] = pool[i];
+            }
+          }
+          for (std::int32_t i = 0; i < drawn; ++i) chosen[dst[i]] = 0;
+        });
+      }
+    }
+  }
+  errors.rethrow();
+}
+
+}  // namespace advrec
