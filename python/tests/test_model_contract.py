@@ -21,6 +21,11 @@ MODELS = {
     "BPRMF": _mf(advrec.BPRMF),
     "BPRMF-bias-batch": _mf(advrec.BPRMF, use_bias=True, batch_size=64),
     "AMF": _mf(advrec.AMF, pretrain_epochs=10, eps=0.1),
+    # content models read train.item_features (synthetic data carries them)
+    "VBPR": _mf(advrec.VBPR, batch_size=32),
+    "VBPR-per-triple": _mf(advrec.VBPR, batch_size=1),
+    "AMR": _mf(advrec.AMR, pretrain_epochs=10, eps=0.1, batch_size=32),
+    "DUIF": _mf(advrec.DUIF, batch_size=32),
 }
 
 
