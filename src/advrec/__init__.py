@@ -17,7 +17,8 @@ from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
-from . import attacks, stats
+from .models.vbpr import AMR, DUIF, VBPR
+from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
 
