@@ -16,7 +16,9 @@ from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
-from . import attacks, stats
+from .models.sasrec import ASASRec, SASRec
+from .models.vbpr import AMR, DUIF, VBPR
+from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
 from . import experiments, plot  # light: matplotlib, Ray and PyYAML are imported only when used

@@ -7,6 +7,8 @@
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
+#include "advrec/sasrec.hpp"
+#include "advrec/vbpr.hpp"
 
 #include <cstdint>
 #include <string>
@@ -121,6 +123,161 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+// ---- VBPR / AMR / content-only (advrec/vbpr.hpp) ---------------------------------------------------
+// Parameters travel as a dict name -> array (None or absent = not part of the model). The AMR
+// model shares one user matrix: pass the same array as user_factors and user_visual.
+struct VbprArrays {
+  VBPRParams params;
+  py::array_t<float, py::array::c_style> features;  // keeps a converted copy alive
+  py::object delta_keep;
+};
+
+py::handle dict_get(const py::dict& d, const char* key) {
+  return d.contains(key) ? py::handle(d[key]) : py::handle(Py_None);
+}
+
+VbprArrays vbpr_arrays(const py::dict& d) {
+  VbprArrays out;
+  VBPRParams& m = out.params;
+  py::handle F = dict_get(d, "features"), E = dict_get(d, "projection"), H = dict_get(d, "user_visual");
+  if (F.is_none() || E.is_none() || H.is_none()) throw py::value_error("features, projection and user_visual are required");
+  auto f = py::reinterpret_borrow<py::array>(F);
+  if (!py::isinstance<py::array>(F) || f.ndim() != 2) throw py::type_error("item features must be a 2-d numpy array");
+  if (!f.dtype().is(py::dtype::of<float>())) throw py::type_error("item features must have dtype float32");
+  if (!(f.flags() & py::array::c_style)) throw py::value_error("item features must be C-contiguous");
+  out.features = py::reinterpret_borrow<py::array_t<float, py::array::c_style>>(F);
+  auto e = py::reinterpret_borrow<py::array>(E);
+  auto h = py::reinterpret_borrow<py::array>(H);
+  if (!py::isinstance<py::array>(E) || e.ndim() != 2) throw py::type_error("projection must be a 2-d numpy array");
+  if (!py::isinstance<py::array>(H) || h.ndim() != 2) throw py::type_error("user_visual must be a 2-d numpy array");
+  m.n_items = static_cast<std::int32_t>(f.shape(0));
+  m.n_features = static_cast<std::int32_t>(f.shape(1));
+  m.n_users = static_cast<std::int32_t>(h.shape(0));
+  m.vdim = static_cast<std::int32_t>(e.shape(1));
+  m.features = out.features.data();
+  m.projection = mutable_data<float>(E, "projection", m.n_features, m.vdim);
+  m.user_visual = mutable_data<float>(H, "user_visual", m.n_users, m.vdim);
+  py::handle P = dict_get(d, "user_factors"), Q = dict_get(d, "item_factors");
+  if (!P.is_none()) {
+    auto pa = py::reinterpret_borrow<py::array>(P);
+    if (!py::isinstance<py::array>(P) || pa.ndim() != 2) throw py::type_error("user_factors must be a 2-d numpy array");
+    m.dim = static_cast<std::int32_t>(pa.shape(1));
+    m.user_factors = mutable_data<float>(P, "user_factors", m.n_users, m.dim);
+    m.item_factors = mutable_data<float>(Q, "item_factors", m.n_items, m.dim);
+  }
+  m.item_bias = optional_mutable<float>(dict_get(d, "item_bias"), "item_bias", m.n_items, -1);
+  m.visual_bias = optional_mutable<float>(dict_get(d, "visual_bias"), "visual_bias", m.n_features, -1);
+  if (m.dim) {
+    m.user_accum = optional_mutable<float>(dict_get(d, "user_accum"), "user_accum", m.n_users, m.dim);
+    m.item_accum = optional_mutable<float>(dict_get(d, "item_accum"), "item_accum", m.n_items, m.dim);
+  }
+  m.user_visual_accum = optional_mutable<float>(dict_get(d, "user_visual_accum"), "user_visual_accum", m.n_users, m.vdim);
+  m.projection_accum = optional_mutable<float>(dict_get(d, "projection_accum"), "projection_accum", m.n_features, m.vdim);
+  m.bias_accum = optional_mutable<float>(dict_get(d, "bias_accum"), "bias_accum", m.n_items, -1);
+  m.visual_bias_accum = optional_mutable<float>(dict_get(d, "visual_bias_accum"), "visual_bias_accum", m.n_features, -1);
+  m.validate(nullptr);
+  return out;
+}
+
+const float* optional_delta(py::handle delta, const VBPRParams& m, py::object& keep) {
+  if (delta.is_none()) return nullptr;
+  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(delta);
+  if (!arr || arr.ndim() != 2 || arr.shape(0) != m.n_items || arr.shape(1) != m.n_features)
+    throw py::value_error("delta must have shape (" + std::to_string(m.n_items) + ", " + std::to_string(m.n_features) + ")");
+  keep = arr;
+  return arr.data();
+}
+
+py::dict stats_dict(const EpochStats& stats) {
+  py::dict out;
+  out["samples"] = stats.samples;
+  out["skipped"] = stats.skipped;
+  out["loss"] = stats.loss;
+  out["adv_loss"] = stats.adv_loss;
+  out["accuracy"] = stats.accuracy;
+  return out;
+}
+
+void register_vbpr(py::module_& m) {
+  py::class_<VBPRTrainConfig>(m, "VBPRTrainConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("lr", &VBPRTrainConfig::lr)
+      .def_readwrite("reg", &VBPRTrainConfig::reg)
+      .def_readwrite("reg_bias", &VBPRTrainConfig::reg_bias)
+      .def_readwrite("reg_projection", &VBPRTrainConfig::reg_projection)
+      .def_readwrite("optimizer", &VBPRTrainConfig::optimizer)
+      .def_readwrite("eps", &VBPRTrainConfig::eps)
+      .def_readwrite("reg_adv", &VBPRTrainConfig::reg_adv)
+      .def_readwrite("batch_size", &VBPRTrainConfig::batch_size)
+      .def_readwrite("cold_negatives", &VBPRTrainConfig::cold_negatives)
+      .def_readwrite("n_samples", &VBPRTrainConfig::n_samples)
+      .def_readwrite("num_threads", &VBPRTrainConfig::num_threads)
+      .def_readwrite("seed", &VBPRTrainConfig::seed)
+      .def_readwrite("epoch", &VBPRTrainConfig::epoch);
+
+  m.def("train_vbpr", [](const py::dict& arrays, py::handle indptr, py::handle indices, const VBPRTrainConfig& config) {
+    VbprArrays a = vbpr_arrays(arrays);
+    auto train = csr_from(indptr, indices, a.params.n_items, "train");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_vbpr(a.params, train.view, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("train_vbpr_on_triples", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
+                                    const VBPRTrainConfig& config) {
+    VbprArrays a = vbpr_arrays(arrays);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_vbpr_on_triples(a.params, u.data(), i.data(), j.data(), u.size(), config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
+
+  m.def("vbpr_feature_gradients", [](const py::dict& arrays, py::handle delta, py::handle users, py::handle pos,
+                                     py::handle neg, int num_threads) {
+    VbprArrays a = vbpr_arrays(arrays);
+    py::object keep;
+    const float* dptr = optional_delta(delta, a.params, keep);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    py::array_t<float> grad({static_cast<py::ssize_t>(a.params.n_items), static_cast<py::ssize_t>(a.params.n_features)});
+    float* gptr = grad.mutable_data();
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = vbpr_feature_gradients(a.params, dptr, u.data(), i.data(), j.data(), u.size(), gptr, &correct, num_threads);
+    }
+    return py::make_tuple(loss, correct, grad);
+  }, py::arg("arrays"), py::arg("delta"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("num_threads") = 0);
+
+  m.def("vbpr_item_content", [](const py::dict& arrays, py::handle delta, int num_threads) {
+    VbprArrays a = vbpr_arrays(arrays);
+    py::object keep;
+    const float* dptr = optional_delta(delta, a.params, keep);
+    py::array_t<float> v({static_cast<py::ssize_t>(a.params.n_items), static_cast<py::ssize_t>(a.params.vdim)});
+    py::array_t<float> b({static_cast<py::ssize_t>(a.params.n_items)});
+    float* vptr = v.mutable_data();
+    float* bptr = b.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::fill_n(bptr, a.params.n_items, 0.0f);
+      vbpr_item_content(a.params, dptr, vptr, bptr, num_threads);
+    }
+    return py::make_tuple(v, b);
+  }, py::arg("arrays"), py::arg("delta") = py::none(), py::arg("num_threads") = 0);
 }
 
 
@@ -266,6 +423,167 @@ void bind_evaluation(py::module_& m) {
 }
 }  // namespace
 
+// ---- SASRec / SAO (issue 6) ---------------------------------------------------------------------
+namespace {
+
+SASRecParams sasrec_params(py::handle item_emb, py::handle dense, const SASRecConfig& cfg) {
+  auto q = py::reinterpret_borrow<py::array>(item_emb);
+  if (!py::isinstance<py::array>(item_emb) || q.ndim() != 2) throw py::type_error("item_emb must be a 2-d numpy array");
+  SASRecParams p;
+  p.n_items = static_cast<std::int32_t>(q.shape(0));
+  p.item_emb = mutable_data<float>(item_emb, "item_emb", q.shape(0), cfg.dim);
+  p.dense = mutable_data<float>(dense, "dense", SASRecLayout(cfg.dim, cfg.maxlen, cfg.blocks).size(), -1);
+  return p;
+}
+
+py::dict sasrec_stats(const SASRecStats& s) {
+  py::dict out;
+  out["sequences"] = s.sequences;
+  out["positions"] = s.positions;
+  out["loss"] = s.loss;
+  out["adv_loss"] = s.adv_loss;
+  out["accuracy"] = s.accuracy;
+  return out;
+}
+
+void bind_sasrec(py::module_& m) {
+  py::enum_<SeqPerturb>(m, "SeqPerturb", py::module_local())
+      .value("paper", SeqPerturb::Paper)
+      .value("output", SeqPerturb::Output);
+
+  py::class_<SASRecConfig>(m, "SASRecConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("dim", &SASRecConfig::dim)
+      .def_readwrite("maxlen", &SASRecConfig::maxlen)
+      .def_readwrite("blocks", &SASRecConfig::blocks)
+      .def_readwrite("heads", &SASRecConfig::heads)
+      .def_readwrite("dropout", &SASRecConfig::dropout)
+      .def_readwrite("lr", &SASRecConfig::lr)
+      .def_readwrite("beta1", &SASRecConfig::beta1)
+      .def_readwrite("beta2", &SASRecConfig::beta2)
+      .def_readwrite("adam_eps", &SASRecConfig::adam_eps)
+      .def_readwrite("l2", &SASRecConfig::l2)
+      .def_readwrite("batch_size", &SASRecConfig::batch_size)
+      .def_readwrite("eps", &SASRecConfig::eps)
+      .def_readwrite("reg_adv", &SASRecConfig::reg_adv)
+      .def_readwrite("perturb", &SASRecConfig::perturb)
+      .def_readwrite("sync", &SASRecConfig::sync)
+      .def_readwrite("lazy_adam", &SASRecConfig::lazy_adam)
+      .def_readwrite("num_threads", &SASRecConfig::num_threads)
+      .def_readwrite("seed", &SASRecConfig::seed)
+      .def_readwrite("epoch", &SASRecConfig::epoch)
+      .def("validate", &SASRecConfig::validate);
+
+  m.def("sasrec_layout", [](int dim, int maxlen, int blocks) {
+    const SASRecLayout L(dim, maxlen, blocks);
+    py::list out;  // (name, offset, shape)
+    const Index d = dim;
+    out.append(py::make_tuple("pos", L.pos(), py::make_tuple(maxlen, d)));
+    for (int b = 0; b < blocks; ++b) {
+      const std::string p = "block" + std::to_string(b) + ".";
+      out.append(py::make_tuple(p + "ln1_g", L.ln1_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln1_b", L.ln1_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wq", L.wq(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bq", L.bq(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wk", L.wk(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bk", L.bk(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wv", L.wv(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bv", L.bv(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_g", L.ln2_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_b", L.ln2_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w1", L.w1(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b1", L.b1(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w2", L.w2(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b2", L.b2(b), py::make_tuple(d)));
+    }
+    out.append(py::make_tuple("final_g", L.final_g(), py::make_tuple(d)));
+    out.append(py::make_tuple("final_b", L.final_b(), py::make_tuple(d)));
+    return py::make_tuple(L.size(), out);
+  }, py::arg("dim"), py::arg("maxlen"), py::arg("blocks"));
+
+  m.def("train_sasrec", [](py::handle item_emb, py::handle dense, py::handle item_m, py::handle item_v,
+                           py::handle dense_m, py::handle dense_v, py::handle step, py::handle seq_indptr,
+                           py::handle seq_items, py::handle hist_indptr, py::handle hist_indices,
+                           const SASRecConfig& config) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    const Index nd = SASRecLayout(config.dim, config.maxlen, config.blocks).size();
+    p.item_m = mutable_data<float>(item_m, "item_m", p.n_items, config.dim);
+    p.item_v = mutable_data<float>(item_v, "item_v", p.n_items, config.dim);
+    p.dense_m = mutable_data<float>(dense_m, "dense_m", nd, -1);
+    p.dense_v = mutable_data<float>(dense_v, "dense_v", nd, -1);
+    p.step = mutable_data<std::int64_t>(step, "step", 1, -1);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto hist = csr_from(hist_indptr, hist_indices, p.n_items, "history");
+    hist.view.validate("history");
+    SASRecStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_sasrec(p, seqs.view, hist.view, config);
+    }
+    return sasrec_stats(stats);
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("item_m"), py::arg("item_v"), py::arg("dense_m"),
+     py::arg("dense_v"), py::arg("step"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("hist_indptr"),
+     py::arg("hist_indices"), py::arg("config"));
+
+  m.def("sasrec_encode", [](py::handle item_emb, py::handle dense, py::handle seq_indptr, py::handle seq_items,
+                            py::handle users, const SASRecConfig& config) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(config.dim)});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      sasrec_encode(p, seqs.view, u.data(), u.size(), config, o);
+    }
+    return out;
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("users"),
+     py::arg("config"));
+
+  m.def("sasrec_loss_gradients", [](py::handle item_emb, py::handle dense, py::handle seq_indptr,
+                                    py::handle seq_items, py::handle neg, py::handle users, py::handle item_delta,
+                                    const SASRecConfig& config, bool want_dense, int num_threads) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto ng = input_array<std::int32_t>(neg, "neg");
+    if (ng.size() != seqs.indices.size()) throw py::value_error("neg must have one entry per sequence item");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float, py::array::c_style> delta;
+    const float* dptr = nullptr;
+    if (!item_delta.is_none()) {
+      delta = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item_delta);
+      if (!delta || delta.ndim() != 2 || delta.shape(0) != p.n_items || delta.shape(1) != config.dim) {
+        throw py::value_error("item_delta must have the shape of item_emb");
+      }
+      dptr = delta.data();
+    }
+    py::array_t<float> gi({static_cast<py::ssize_t>(p.n_items), static_cast<py::ssize_t>(config.dim)});
+    py::object gd_obj = py::none();
+    float* gd = nullptr;
+    if (want_dense) {
+      py::array_t<float> a({static_cast<py::ssize_t>(SASRecLayout(config.dim, config.maxlen, config.blocks).size())});
+      gd = a.mutable_data();
+      gd_obj = a;
+    }
+    float* gip = gi.mutable_data();
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = sasrec_loss_gradients(p, seqs.view, ng.data(), u.data(), u.size(), dptr, config, gip, gd, &correct,
+                                   num_threads);
+    }
+    return py::make_tuple(loss, correct, gi, gd_obj);
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("neg"),
+     py::arg("users"), py::arg("item_delta"), py::arg("config"), py::arg("want_dense") = false,
+     py::arg("num_threads") = 0);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -404,4 +722,7 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
     py::gil_scoped_release release;
     project_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, linf, num_threads);
   }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
+
+  bind_sasrec(m);
+  register_vbpr(m);
 }
