@@ -13,7 +13,16 @@ import pytest
 
 from advrec.cli import main
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _advrec_path():
+    """The subprocess must run the advrec this test imports (the checkout's src in a development
+    run, the installed package otherwise)."""
+    import advrec
+
+    parent = Path(advrec.__file__).resolve().parents[1]
+    return [str(parent)] if parent == (ROOT / "src").resolve() else []
 
 
 def _exp(**over):
@@ -32,7 +41,7 @@ def _exp(**over):
 
 def _cli(*args, cwd=None):
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(_advrec_path() + [p for p in [env.get("PYTHONPATH")] if p])
     return subprocess.run([sys.executable, "-m", "advrec", *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=300)
 

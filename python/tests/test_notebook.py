@@ -29,6 +29,15 @@ def test_notebook_is_committed_without_outputs():
     assert "widgets" not in nb.metadata, "widget state in the notebook metadata; run scripts/strip_notebooks.py"
 
 
+def _advrec_path():
+    """The kernel must import the advrec this test imports: the checkout's ``src`` in a development
+    run (``PYTHONPATH=src``), the installed package otherwise (then nothing is added)."""
+    import advrec
+
+    parent = Path(advrec.__file__).resolve().parents[1]
+    return [str(parent)] if parent == (ROOT / "src").resolve() else []
+
+
 def execute_notebook(path: Path, data_dir: Path, skip_tags=(), timeout: int = 600):
     """Executes a notebook in its own folder with this checkout's advrec importable; returns it."""
     from nbclient import NotebookClient
@@ -37,7 +46,7 @@ def execute_notebook(path: Path, data_dir: Path, skip_tags=(), timeout: int = 60
     if skip_tags:
         nb.cells = [c for c in nb.cells if not set(c.metadata.get("tags", [])) & set(skip_tags)]
     env_before = {k: os.environ.get(k) for k in ("PYTHONPATH", "ADVREC_DATA_DIR", "MPLBACKEND")}
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src")] + [p for p in [env_before["PYTHONPATH"]] if p])
+    os.environ["PYTHONPATH"] = os.pathsep.join(_advrec_path() + [p for p in [env_before["PYTHONPATH"]] if p])
     os.environ["ADVREC_DATA_DIR"] = str(data_dir)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
