@@ -15,7 +15,6 @@ time). Full ranking over all items not in the user's training data.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -67,7 +66,6 @@ def run_dataset(name, args):
     bpr = advrec.BPRMF(epochs=s["pretrain"], **common).fit(train, validation=test, eval_every=s["eval_every"],
                                                            eval_k=(100,), eval_metrics=METRICS)
     pre_seconds = time.perf_counter() - t0
-    bpr_epoch = np.median([h["seconds"] for h in bpr.history_])
 
     t0 = time.perf_counter()
     bpr_more = advrec.BPRMF(epochs=s["continue_"], **common).fit(train, init=bpr, validation=test,

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -91,8 +91,6 @@ def _fmt_table(df, floatfmt: str = "{:.4f}") -> str:
 
 
 def _demo(args) -> int:
-    import numpy as np
-    import pandas as pd
 
     import advrec
 

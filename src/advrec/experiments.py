@@ -36,7 +36,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 __all__ = ["ExperimentError", "load_config", "validate", "expand", "run_trial", "run", "write_results",
            "summary_table", "MODEL_CLASSES", "DATASET_SOURCES", "SPLIT_METHODS", "BACKENDS"]
@@ -417,7 +417,7 @@ def validate(config: Mapping[str, Any]) -> Dict[str, Any]:
     _check_keys(config, TOP_KEYS, "")
     for key in ("dataset", "models"):
         if key not in config:
-            _fail(key, f"required key is missing (an experiment needs: dataset, models)")
+            _fail(key, "required key is missing (an experiment needs: dataset, models)")
     for key, default in DEFAULTS.items():
         if key not in config or config[key] is None:
             config[key] = copy.deepcopy(default)
