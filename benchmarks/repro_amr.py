@@ -4,7 +4,7 @@ Data: ml-latest-small, leave-one-out by time (each user's latest interaction is 
 Content features: the MiniLM sentence embedding (384-d, unit norm) of each movie's title, genres and
 tags (advrec.features.movielens_text_embeddings; computed once and cached outside the repository).
 
-1. Accuracy (AMR Table 2): ItemPop, MF-BPR, content-only (DUIF), VBPR (eq. 2, with its biases), and
+1. Accuracy (AMR Table 2): ItemPop, MF-BPR, content-only (ContentMF, DUIF-style), VBPR (eq. 2, with its biases), and
    the AMR comparison the paper's Figure 3 makes: the eq. 4 model is pre-trained with BPR, then
    continued for the same number of epochs (a) with BPR ("VBPR (eq. 4)") and (b) with the AMR
    objective. HR/NDCG@{5,10,20} under AMR's protocol (999 sampled negatives) and full ranking;
@@ -72,7 +72,7 @@ def main():
 
     fit("ItemPop", lambda: advrec.ItemPop().fit(train))
     fit("MF-BPR", lambda: advrec.BPRMF(epochs=n_epochs, **common).fit(train))
-    fit("DUIF", lambda: advrec.DUIF(epochs=n_epochs, **content).fit(train, item_features=F))
+    fit("content-only", lambda: advrec.ContentMF(epochs=n_epochs, **content).fit(train, item_features=F))
     fit("VBPR", lambda: advrec.VBPR(epochs=n_epochs, **content).fit(train, item_features=F))
     fit("pretrained (eq. 4)", lambda: advrec.VBPR(epochs=args.pretrain, **eq4, **content).fit(train, item_features=F))
     pre = models.pop("pretrained (eq. 4)")

@@ -8,7 +8,7 @@ One score formula covers the three (Tang et al., TKDE 2019, eq. 2 and 4; He & Mc
 * :class:`AMR`: one user vector (``theta_u = p_u``), ``y = p_u . (q_i + E c_i)`` (eq. 4), trained with
   ``BPR + reg_adv * BPR(c + Delta)``, ``Delta_i = eps * Gamma_i / ||Gamma_i||`` per item feature
   vector from the gradient of the loss w.r.t. the features (eq. 5-13).
-* :class:`DUIF`: content only, ``y = theta_u . (E c_i)`` (DUIF-style, trained with BPR).
+* :class:`ContentMF` (alias ``DUIF``): content only, ``y = theta_u . (E c_i)`` (DUIF-style, trained with BPR).
 
 ``c_i`` are item content features, an (n_items, D) matrix given to ``fit(train, item_features=F)``
 (or taken from ``train.item_features``). Items without training interactions (cold-start) keep a
@@ -545,7 +545,7 @@ class AMR(VBPR):
 
 
 @register
-class DUIF(_ContentModel):
+class ContentMF(_ContentModel):
     """Content-only model (DUIF-style, Geng et al. 2015, trained with BPR as in the AMR paper):
     ``y(u, i) = theta_u . (E c_i) (+ b' . c_i)``. Every item, warm or cold, is scored from its content.
 
@@ -574,3 +574,7 @@ class DUIF(_ContentModel):
 
     def _use_item_bias(self) -> bool:
         return False
+
+
+DUIF = ContentMF
+"""Alias of :class:`ContentMF` (the AMR paper's name for the content-only baseline)."""
