@@ -7,6 +7,7 @@
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
+#include "advrec/sasrec.hpp"
 #include "advrec/vbpr.hpp"
 
 #include <cstdint>
@@ -422,6 +423,167 @@ void bind_evaluation(py::module_& m) {
 }
 }  // namespace
 
+// ---- SASRec / SAO (issue 6) ---------------------------------------------------------------------
+namespace {
+
+SASRecParams sasrec_params(py::handle item_emb, py::handle dense, const SASRecConfig& cfg) {
+  auto q = py::reinterpret_borrow<py::array>(item_emb);
+  if (!py::isinstance<py::array>(item_emb) || q.ndim() != 2) throw py::type_error("item_emb must be a 2-d numpy array");
+  SASRecParams p;
+  p.n_items = static_cast<std::int32_t>(q.shape(0));
+  p.item_emb = mutable_data<float>(item_emb, "item_emb", q.shape(0), cfg.dim);
+  p.dense = mutable_data<float>(dense, "dense", SASRecLayout(cfg.dim, cfg.maxlen, cfg.blocks).size(), -1);
+  return p;
+}
+
+py::dict sasrec_stats(const SASRecStats& s) {
+  py::dict out;
+  out["sequences"] = s.sequences;
+  out["positions"] = s.positions;
+  out["loss"] = s.loss;
+  out["adv_loss"] = s.adv_loss;
+  out["accuracy"] = s.accuracy;
+  return out;
+}
+
+void bind_sasrec(py::module_& m) {
+  py::enum_<SeqPerturb>(m, "SeqPerturb", py::module_local())
+      .value("paper", SeqPerturb::Paper)
+      .value("output", SeqPerturb::Output);
+
+  py::class_<SASRecConfig>(m, "SASRecConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("dim", &SASRecConfig::dim)
+      .def_readwrite("maxlen", &SASRecConfig::maxlen)
+      .def_readwrite("blocks", &SASRecConfig::blocks)
+      .def_readwrite("heads", &SASRecConfig::heads)
+      .def_readwrite("dropout", &SASRecConfig::dropout)
+      .def_readwrite("lr", &SASRecConfig::lr)
+      .def_readwrite("beta1", &SASRecConfig::beta1)
+      .def_readwrite("beta2", &SASRecConfig::beta2)
+      .def_readwrite("adam_eps", &SASRecConfig::adam_eps)
+      .def_readwrite("l2", &SASRecConfig::l2)
+      .def_readwrite("batch_size", &SASRecConfig::batch_size)
+      .def_readwrite("eps", &SASRecConfig::eps)
+      .def_readwrite("reg_adv", &SASRecConfig::reg_adv)
+      .def_readwrite("perturb", &SASRecConfig::perturb)
+      .def_readwrite("sync", &SASRecConfig::sync)
+      .def_readwrite("lazy_adam", &SASRecConfig::lazy_adam)
+      .def_readwrite("num_threads", &SASRecConfig::num_threads)
+      .def_readwrite("seed", &SASRecConfig::seed)
+      .def_readwrite("epoch", &SASRecConfig::epoch)
+      .def("validate", &SASRecConfig::validate);
+
+  m.def("sasrec_layout", [](int dim, int maxlen, int blocks) {
+    const SASRecLayout L(dim, maxlen, blocks);
+    py::list out;  // (name, offset, shape)
+    const Index d = dim;
+    out.append(py::make_tuple("pos", L.pos(), py::make_tuple(maxlen, d)));
+    for (int b = 0; b < blocks; ++b) {
+      const std::string p = "block" + std::to_string(b) + ".";
+      out.append(py::make_tuple(p + "ln1_g", L.ln1_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln1_b", L.ln1_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wq", L.wq(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bq", L.bq(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wk", L.wk(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bk", L.bk(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wv", L.wv(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bv", L.bv(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_g", L.ln2_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_b", L.ln2_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w1", L.w1(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b1", L.b1(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w2", L.w2(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b2", L.b2(b), py::make_tuple(d)));
+    }
+    out.append(py::make_tuple("final_g", L.final_g(), py::make_tuple(d)));
+    out.append(py::make_tuple("final_b", L.final_b(), py::make_tuple(d)));
+    return py::make_tuple(L.size(), out);
+  }, py::arg("dim"), py::arg("maxlen"), py::arg("blocks"));
+
+  m.def("train_sasrec", [](py::handle item_emb, py::handle dense, py::handle item_m, py::handle item_v,
+                           py::handle dense_m, py::handle dense_v, py::handle step, py::handle seq_indptr,
+                           py::handle seq_items, py::handle hist_indptr, py::handle hist_indices,
+                           const SASRecConfig& config) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    const Index nd = SASRecLayout(config.dim, config.maxlen, config.blocks).size();
+    p.item_m = mutable_data<float>(item_m, "item_m", p.n_items, config.dim);
+    p.item_v = mutable_data<float>(item_v, "item_v", p.n_items, config.dim);
+    p.dense_m = mutable_data<float>(dense_m, "dense_m", nd, -1);
+    p.dense_v = mutable_data<float>(dense_v, "dense_v", nd, -1);
+    p.step = mutable_data<std::int64_t>(step, "step", 1, -1);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto hist = csr_from(hist_indptr, hist_indices, p.n_items, "history");
+    hist.view.validate("history");
+    SASRecStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_sasrec(p, seqs.view, hist.view, config);
+    }
+    return sasrec_stats(stats);
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("item_m"), py::arg("item_v"), py::arg("dense_m"),
+     py::arg("dense_v"), py::arg("step"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("hist_indptr"),
+     py::arg("hist_indices"), py::arg("config"));
+
+  m.def("sasrec_encode", [](py::handle item_emb, py::handle dense, py::handle seq_indptr, py::handle seq_items,
+                            py::handle users, const SASRecConfig& config) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(config.dim)});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      sasrec_encode(p, seqs.view, u.data(), u.size(), config, o);
+    }
+    return out;
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("users"),
+     py::arg("config"));
+
+  m.def("sasrec_loss_gradients", [](py::handle item_emb, py::handle dense, py::handle seq_indptr,
+                                    py::handle seq_items, py::handle neg, py::handle users, py::handle item_delta,
+                                    const SASRecConfig& config, bool want_dense, int num_threads) {
+    config.validate();
+    SASRecParams p = sasrec_params(item_emb, dense, config);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto ng = input_array<std::int32_t>(neg, "neg");
+    if (ng.size() != seqs.indices.size()) throw py::value_error("neg must have one entry per sequence item");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float, py::array::c_style> delta;
+    const float* dptr = nullptr;
+    if (!item_delta.is_none()) {
+      delta = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item_delta);
+      if (!delta || delta.ndim() != 2 || delta.shape(0) != p.n_items || delta.shape(1) != config.dim) {
+        throw py::value_error("item_delta must have the shape of item_emb");
+      }
+      dptr = delta.data();
+    }
+    py::array_t<float> gi({static_cast<py::ssize_t>(p.n_items), static_cast<py::ssize_t>(config.dim)});
+    py::object gd_obj = py::none();
+    float* gd = nullptr;
+    if (want_dense) {
+      py::array_t<float> a({static_cast<py::ssize_t>(SASRecLayout(config.dim, config.maxlen, config.blocks).size())});
+      gd = a.mutable_data();
+      gd_obj = a;
+    }
+    float* gip = gi.mutable_data();
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = sasrec_loss_gradients(p, seqs.view, ng.data(), u.data(), u.size(), dptr, config, gip, gd, &correct,
+                                   num_threads);
+    }
+    return py::make_tuple(loss, correct, gi, gd_obj);
+  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("neg"),
+     py::arg("users"), py::arg("item_delta"), py::arg("config"), py::arg("want_dense") = false,
+     py::arg("num_threads") = 0);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -561,5 +723,6 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
     project_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, linf, num_threads);
   }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
 
+  bind_sasrec(m);
   register_vbpr(m);
 }

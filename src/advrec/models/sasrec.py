@@ -1,0 +1,410 @@
+"""SASRec (Kang & McAuley, ICDM 2018) and ASASRec: SASRec trained with Sequential-based Adversarial
+Optimisation (SAO, Manotumruksa & Yilmaz, SIGIR 2020). Forward and backward run in the C++ engine."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .._engine import core
+from .base import EpochLoop, Recommender, register
+from .mf import _check_float, _check_positive_int, _check_train
+
+_PERTURB = ("paper", "output")
+
+
+@register
+class SASRec(Recommender):
+    """Self-attentive sequential recommendation.
+
+    Each user's training interactions in chronological order (``train.sequences()``: timestamps, or
+    the file order for SASRec-format data) form a sequence; its most recent ``maxlen`` items are
+    encoded by ``blocks`` causal self-attention blocks (pre-LayerNorm, residual connections,
+    point-wise feed-forward with ReLU, dropout on embeddings, attention weights and feed-forward),
+    and the output at position t scores the next item with the shared item embedding. Training
+    minimises binary cross-entropy with the next item as positive and one sampled negative per
+    position (never in the user's history), with Adam (beta2 = 0.98 as the reference code).
+
+    Recommendation for a user uses the output at the last position of their whole training
+    sequence, so ``score = U @ item_emb.T`` like every advrec model.
+
+    Parameters
+    ----------
+    factors : int
+        Hidden size d (the SAO paper: 64). Must be divisible by ``heads``.
+    maxlen : int
+        Most recent items kept per sequence (paper: 50).
+    blocks, heads : int
+        Self-attention blocks and attention heads (reference: 2 and 1).
+    dropout : float
+        Dropout rate (reference: 0.2 for Video-sized data, 0.5 in the SASRec paper's sparse sets).
+    lr : float
+        Adam learning rate (reference: 0.001).
+    batch_size : int
+        Sequences per Adam step (reference: 128).
+    epochs : int
+        Epochs per :meth:`fit`; one epoch is one pass over every user with >= 2 training items.
+    l2 : float
+        L2 weight on the item rows used in a mini-batch and on the positional embeddings.
+    sync : bool
+        False (default): Hogwild, each thread trains its own mini-batches and writes the shared
+        weights without locks. True: synchronous data-parallel (threads split each mini-batch,
+        gradients summed, one step) - deterministic for any thread count.
+    lazy_adam : bool
+        Update only the item rows a mini-batch touched (faster on large catalogues); the default
+        dense Adam moves every row every step, as TensorFlow / PyTorch Adam do.
+    num_threads : int
+        0 = all cores. One thread and a fixed seed reproduce training bit for bit.
+    seed : int
+    show_progress : bool
+    """
+
+    _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
+
+    def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
+                 lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+        self.factors = factors
+        self.maxlen = maxlen
+        self.blocks = blocks
+        self.heads = heads
+        self.dropout = dropout
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.l2 = l2
+        self.sync = sync
+        self.lazy_adam = lazy_adam
+        self.num_threads = num_threads
+        self.seed = seed
+        self.show_progress = show_progress
+        self.n_users = None
+        self.n_items = None
+        self.history_ = []
+        self._epochs_done = 0
+        self._adam = None
+
+    # ---- validation -----------------------------------------------------------------------------
+    def _validate_hyper(self) -> None:
+        _check_positive_int(self.factors, "factors")
+        _check_positive_int(self.maxlen, "maxlen")
+        _check_positive_int(self.blocks, "blocks", allow_zero=True)
+        _check_positive_int(self.heads, "heads")
+        if self.factors % self.heads:
+            raise ValueError(f"factors ({self.factors}) must be divisible by heads ({self.heads})")
+        d = _check_float(self.dropout, "dropout")
+        if d >= 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        _check_float(self.lr, "lr", strict=True)
+        _check_positive_int(self.batch_size, "batch_size")
+        _check_positive_int(self.epochs, "epochs", allow_zero=True)
+        _check_float(self.l2, "l2")
+        for name in ("sync", "lazy_adam"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
+        _check_positive_int(self.seed, "seed", allow_zero=True)
+
+    def _config(self, adversarial: bool = False):
+        cfg = core.SASRecConfig()
+        cfg.dim = int(self.factors)
+        cfg.maxlen = int(self.maxlen)
+        cfg.blocks = int(self.blocks)
+        cfg.heads = int(self.heads)
+        cfg.dropout = float(self.dropout)
+        cfg.lr = float(self.lr)
+        cfg.batch_size = int(self.batch_size)
+        cfg.l2 = float(self.l2)
+        cfg.sync = bool(self.sync)
+        cfg.lazy_adam = bool(self.lazy_adam)
+        cfg.num_threads = int(self.num_threads)
+        cfg.seed = int(self.seed)
+        return cfg
+
+    # ---- state ----------------------------------------------------------------------------------
+    def _layout(self):
+        return core.sasrec_layout(int(self.factors), int(self.maxlen), int(self.blocks))
+
+    def _init_state(self, train) -> None:
+        rng = np.random.default_rng(self.seed)
+        d = int(self.factors)
+        self.n_users, self.n_items = int(train.n_users), int(train.n_items)
+
+        def xavier(rows, cols):
+            a = np.sqrt(6.0 / (rows + cols))
+            return rng.uniform(-a, a, size=(rows, cols)).astype(np.float32)
+
+        self.item_emb = xavier(self.n_items, d)
+        size, layout = self._layout()
+        dense = np.zeros(size, np.float32)
+        for name, offset, shape in layout:
+            n = int(np.prod(shape))
+            leaf = name.split(".")[-1]
+            if name == "pos":
+                dense[offset:offset + n] = xavier(*shape).ravel()
+            elif leaf in ("wq", "wk", "wv", "w1", "w2"):
+                dense[offset:offset + n] = xavier(*shape).ravel()
+            elif leaf.endswith("_g"):
+                dense[offset:offset + n] = 1.0
+        self.dense = dense
+        self._adam = None
+        self._epochs_done = 0
+        self.history_ = []
+
+    def _ensure_adam(self) -> None:
+        if self._adam is None:
+            self._adam = {"item_m": np.zeros_like(self.item_emb), "item_v": np.zeros_like(self.item_emb),
+                          "dense_m": np.zeros_like(self.dense), "dense_v": np.zeros_like(self.dense),
+                          "step": np.zeros(1, np.int64)}
+
+    def _copy_state_from(self, other: "SASRec", train) -> None:
+        if not isinstance(other, SASRec):
+            raise TypeError(f"init must be a fitted SASRec or ASASRec, got {type(other).__name__}")
+        other._check_fitted()
+        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
+            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
+                             f"has {train.n_users} x {train.n_items}")
+        for name in ("factors", "maxlen", "blocks", "heads"):
+            if getattr(other, name) != getattr(self, name):
+                raise ValueError(f"init model has {name}={getattr(other, name)}, this model {getattr(self, name)}")
+        self.n_users, self.n_items = other.n_users, other.n_items
+        self.item_emb = other.item_emb.copy()
+        self.dense = other.dense.copy()
+        # Continue Adam from the pre-trained state when it is there (the SAO code restores the
+        # SASRec checkpoint including its optimiser slots).
+        self._adam = None if other._adam is None else {k: v.copy() for k, v in other._adam.items()}
+        self._epochs_done = other._epochs_done
+        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+
+    def _remember_sequences(self, train) -> None:
+        indptr, items = train.sequences()
+        self._seq_indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self._seq_items = np.ascontiguousarray(items, dtype=np.int32)
+        if not np.any(np.diff(self._seq_indptr) >= 2):
+            raise ValueError("train has no user with at least 2 interactions: SASRec needs sequences to learn "
+                             "next-item transitions from")
+
+    # ---- training -------------------------------------------------------------------------------
+    def fit(self, train, *, init: Optional["SASRec"] = None, epochs: Optional[int] = None, validation=None,
+            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+            patience: Optional[int] = None, callback=None):
+        """Trains the model.
+
+        Parameters
+        ----------
+        train : advrec.Interactions
+            Training interactions; their chronological order gives the sequences.
+        init : SASRec, optional
+            Start from this model's weights (and Adam state); not modified. The epoch counter and
+            history continue from it.
+        epochs : int, optional
+            Overrides ``self.epochs`` for this call.
+        validation, eval_every, eval_k, eval_metrics, patience, callback
+            As :meth:`advrec.BPRMF.fit` (validation is full-ranking).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_hyper()
+        _check_train(train)
+        self._remember_sequences(train)
+        if init is not None:
+            self._copy_state_from(init, train)
+        else:
+            self._init_state(train)
+        self._remember_train(train)
+        self._pretrain_now = init is None
+        try:
+            n = self.epochs if epochs is None else _check_positive_int(epochs, "epochs", allow_zero=True)
+            loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
+                             eval_metrics=eval_metrics, patience=patience, callback=callback,
+                             show_progress=self.show_progress)
+            for phase, count, cfg in self._phases(n):
+                if count and not loop.run(count, self._epoch_fn(cfg), phase):
+                    break
+        finally:
+            self._pretrain_now = False
+        return self
+
+    def _phases(self, epochs: int):
+        return [("sasrec", epochs, self._config())]
+
+    def _epoch_fn(self, cfg):
+        self._ensure_adam()
+        hist_indptr, hist_indices = self._train_indptr, self._train_indices
+
+        def run(epoch: int) -> Dict[str, Any]:
+            cfg.epoch = epoch
+            a = self._adam
+            out = core.train_sasrec(self.item_emb, self.dense, a["item_m"], a["item_v"], a["dense_m"], a["dense_v"],
+                                    a["step"], self._seq_indptr, self._seq_items, hist_indptr, hist_indices, cfg)
+            out = dict(out)
+            if not cfg.eps or not cfg.reg_adv:
+                out.pop("adv_loss", None)
+            return out
+
+        return run
+
+    # ---- scoring --------------------------------------------------------------------------------
+    def user_vectors(self, users) -> np.ndarray:
+        """The last-position output of each user's training sequence, (n, factors) float32."""
+        ids, _ = self._check_users(users)
+        return self._encode(ids, self.item_emb)
+
+    def _encode(self, users: np.ndarray, item_emb: np.ndarray) -> np.ndarray:
+        cfg = self._config()
+        return core.sasrec_encode(item_emb, self.dense, self._seq_indptr, self._seq_items,
+                                  np.ascontiguousarray(users, np.int32), cfg)
+
+    def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        return self._encode(users, self.item_emb), self.item_emb
+
+    # ---- persistence ----------------------------------------------------------------------------
+    def _extra_state(self) -> Dict[str, Any]:
+        state = super()._extra_state()
+        state["epochs_done"] = self._epochs_done
+        return state
+
+    def _set_extra_state(self, state: Dict[str, Any]) -> None:
+        super()._set_extra_state(state)
+        self._epochs_done = int(state.get("epochs_done", 0))
+        self._adam = None  # optimiser state is not saved; continued training restarts Adam
+
+    def _validate_loaded(self) -> None:
+        super()._validate_loaded()
+        d = int(self.factors)
+        size, _ = self._layout()
+        checks = (("item_emb", (self.n_items, d), np.float32), ("dense", (size,), np.float32),
+                  ("_seq_indptr", (self.n_users + 1,), np.int64))
+        for name, shape, dtype in checks:
+            arr = getattr(self, name, None)
+            if arr is None or arr.shape != shape or arr.dtype != dtype:
+                raise ValueError(f"model file is inconsistent: {name} should be {np.dtype(dtype).name} of shape {shape}")
+        items = getattr(self, "_seq_items", None)
+        if items is None or items.dtype != np.int32 or items.shape != (int(self._seq_indptr[-1]),):
+            raise ValueError("model file is inconsistent: _seq_items does not match _seq_indptr")
+        if items.size and (items.min() < 0 or items.max() >= self.n_items):
+            raise ValueError("model file is inconsistent: _seq_items holds item ids out of range")
+        for name in ("item_emb", "dense"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
+        self.item_emb = np.ascontiguousarray(self.item_emb)
+        self.dense = np.ascontiguousarray(self.dense)
+
+    # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
+    def _perturbable(self) -> Dict[str, np.ndarray]:
+        """The item embedding table (used at every sequence position and as output embedding)."""
+        self._check_fitted()
+        return {"items": self.item_emb}
+
+    def _aligned_negatives(self, triples) -> np.ndarray:
+        """For every sequence entry (as a next-item target), the negative of the triple (u, item, j);
+        -1 where ``triples`` has no such pair."""
+        users, pos, neg = (np.asarray(a, dtype=np.int64) for a in triples)
+        n_items = np.int64(self.n_items)
+        keys = users * n_items + pos
+        order = np.argsort(keys, kind="stable")
+        keys, neg = keys[order], neg[order]
+        counts = np.diff(self._seq_indptr)
+        seq_users = np.repeat(np.arange(self.n_users, dtype=np.int64), counts)
+        want = seq_users * n_items + self._seq_items.astype(np.int64)
+        at = np.searchsorted(keys, want)
+        at_c = np.minimum(at, max(len(keys) - 1, 0))
+        found = (at < len(keys)) & (keys[at_c] == want) if len(keys) else np.zeros(len(want), bool)
+        out = np.full(len(want), -1, np.int32)
+        out[found] = neg[at_c[found]]
+        return out
+
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+        """SASRec loss summed over every training position whose (user, next item) pair is in
+        ``triples`` (its negative taken from there), dropout off, at item table + ``deltas["items"]``;
+        returns ``(loss, n_correct, {"items": gradient})``."""
+        neg = self._aligned_negatives(triples)
+        users = np.flatnonzero(np.diff(self._seq_indptr) >= 2).astype(np.int32)
+        delta = deltas.get("items")
+        if delta is not None:
+            delta = np.ascontiguousarray(delta, np.float32)
+        loss, correct, gi, _ = core.sasrec_loss_gradients(self.item_emb, self.dense, self._seq_indptr, self._seq_items,
+                                                          neg, users, delta, self._config(), False, num_threads)
+        return loss, correct, {"items": gi}
+
+    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "SASRec":
+        """A new model with item table + ``deltas["items"]`` (the model itself is unchanged)."""
+        clone = type(self)(**self.get_params())
+        clone.n_users, clone.n_items = self.n_users, self.n_items
+        clone.item_emb = (self.item_emb + deltas["items"]).astype(np.float32) if "items" in deltas \
+            else self.item_emb.copy()
+        clone.dense = self.dense.copy()
+        clone._seq_indptr, clone._seq_items = self._seq_indptr, self._seq_items
+        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
+        clone._epochs_done = self._epochs_done
+        clone._adam = None
+        clone.history_ = []
+        return clone
+
+
+@register
+class ASASRec(SASRec):
+    """SASRec trained with Sequential-based Adversarial Optimisation (SAO).
+
+    Objective (eq. 6 and 10): ``L(Theta) + reg_adv * L(Theta + Delta)``, ``Delta = eps * Gamma /
+    ||Gamma||`` per perturbed embedding vector from the gradient of the loss at the current
+    parameters (fast gradient method), recomputed at every step with the same negatives and
+    dropout masks as the clean pass.
+
+    Parameters
+    ----------
+    eps : float
+        Perturbation norm per vector (paper: 0.5).
+    reg_adv : float
+        lambda (paper: 1).
+    perturb : {"paper", "output"}
+        ``"paper"`` (eq. 9): a perturbation on the item embedding at every input position
+        (``Delta_t`` added to ``M[x_t]`` before the sqrt(d) scaling) and on the output embeddings
+        of the target and the negative item at every position, each from the gradient of the
+        user's sequence loss. ``"output"`` (the authors' released TensorFlow code): Gamma is the
+        gradient of the mini-batch loss w.r.t. the whole item table (summed over every use),
+        normalised per item row, and added only to the output embeddings of target and negative
+        items; the input sequence stays clean.
+    pretrain_epochs : int
+        Plain SASRec epochs before the adversarial ones when :meth:`fit` has no ``init=``
+        (the paper pre-trains SASRec: prefer ``fit(train, init=sasrec_model)``).
+    **kwargs
+        Every :class:`SASRec` parameter.
+    """
+
+    def __init__(self, eps: float = 0.5, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs: int = 0,
+                 factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
+                 lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+        super().__init__(factors=factors, maxlen=maxlen, blocks=blocks, heads=heads, dropout=dropout, lr=lr,
+                         batch_size=batch_size, epochs=epochs, l2=l2, sync=sync, lazy_adam=lazy_adam,
+                         num_threads=num_threads, seed=seed, show_progress=show_progress)
+        self.eps = eps
+        self.reg_adv = reg_adv
+        self.perturb = perturb
+        self.pretrain_epochs = pretrain_epochs
+
+    def _validate_hyper(self) -> None:
+        super()._validate_hyper()
+        _check_float(self.eps, "eps")
+        _check_float(self.reg_adv, "reg_adv")
+        if self.perturb not in _PERTURB:
+            raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
+        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+
+    def _adversarial_config(self):
+        cfg = self._config()
+        cfg.eps = float(self.eps)
+        cfg.reg_adv = float(self.reg_adv)
+        cfg.perturb = core.SeqPerturb.paper if self.perturb == "paper" else core.SeqPerturb.output
+        return cfg
+
+    def _phases(self, epochs: int):
+        phases = []
+        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
+            phases.append(("sasrec", int(self.pretrain_epochs), self._config()))
+        phases.append(("sao", epochs, self._adversarial_config()))
+        return phases
