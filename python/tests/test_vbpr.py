@@ -56,7 +56,20 @@ def test_structure_mismatch_is_explained(data):
     with pytest.raises(ValueError, match="shared_user"):
         advrec.AMR(**KW).fit(train, init=two_vectors)
     with pytest.raises(TypeError, match="init"):
-        advrec.AMR(**KW).fit(train, init=advrec.BPRMF(factors=8, epochs=1, show_progress=False).fit(train))
+        advrec.AMR(**KW).fit(train, init=advrec.ItemPop().fit(train))
+    with pytest.raises(ValueError, match="factors"):
+        advrec.VBPR(**KW).fit(train, init=advrec.BPRMF(factors=4, epochs=1, show_progress=False).fit(train))
+
+
+def test_vbpr_starts_from_mf_embeddings(data):
+    train, _ = data
+    mf = advrec.BPRMF(factors=8, epochs=3, num_threads=1, show_progress=False).fit(train)
+    v = advrec.VBPR(**dict(KW, epochs=0)).fit(train, init=mf)
+    np.testing.assert_array_equal(v.user_factors, mf.user_factors)
+    warm = train.item_counts() > 0
+    np.testing.assert_array_equal(v.item_factors[warm], mf.item_factors[warm])
+    assert np.all(v.item_factors[~warm] == 0)
+    assert v._epochs_done == 0
 
 
 @pytest.mark.parametrize("norm", ["l2", "sign"])

@@ -200,9 +200,35 @@ class _ContentModel(Recommender):
             else:
                 setattr(self, acc, None)
 
+    def _init_from_mf(self, mf, train, F: np.ndarray) -> None:
+        """VBPR initialised with MF's ID embeddings (AMR section 4.1.3): p_u, q_i (and b_i) are copied,
+        the content part starts fresh, and so does the optimiser."""
+        K, V, shared = self._dims()
+        mf._check_fitted()
+        if not K:
+            raise ValueError("a content-only model has no ID embeddings to initialise from a BPRMF")
+        if (mf.n_users, mf.n_items) != (train.n_users, train.n_items):
+            raise ValueError(f"init model has {mf.n_users} users x {mf.n_items} items but the training data "
+                             f"has {train.n_users} x {train.n_items}")
+        if mf.user_factors.shape[1] != K:
+            raise ValueError(f"init BPRMF has {mf.user_factors.shape[1]} factors, this model {K}")
+        self._init_state(train, F)
+        self.user_factors = mf.user_factors.copy()
+        warm = (train.item_counts() > 0)[:, None]
+        self.item_factors = (mf.item_factors * warm).astype(np.float32)
+        if self.item_biases is not None and mf.item_bias is not None:
+            self.item_biases = (mf.item_bias * warm[:, 0]).astype(np.float32)
+        self._reset_optimizer()
+        self._epochs_done = 0
+        self.history_ = []
+
     def _copy_state_from(self, other: "_ContentModel", train, F: np.ndarray) -> None:
+        from .mf import BPRMF
+
+        if isinstance(other, BPRMF):
+            return self._init_from_mf(other, train, F)
         if not isinstance(other, _ContentModel):
-            raise TypeError(f"init must be a fitted VBPR, AMR or DUIF model, got {type(other).__name__}")
+            raise TypeError(f"init must be a fitted VBPR, AMR, ContentMF or BPRMF model, got {type(other).__name__}")
         other._check_fitted()
         if (other.n_users, other.n_items) != (train.n_users, train.n_items):
             raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
@@ -264,9 +290,11 @@ class _ContentModel(Recommender):
             Item content features; row k describes internal item k. Any real dtype (converted to
             float32; sparse input is densified). Default: ``init``'s features, else
             ``train.item_features``.
-        init : VBPR, AMR or DUIF, optional
-            Start from this fitted model's parameters (and Adagrad state); it must have the same
-            structure. Not modified.
+        init : VBPR, AMR, ContentMF or BPRMF, optional
+            Start from this fitted model's parameters (and Adagrad state); a content model must
+            have the same structure. A BPRMF (same factors) provides the ID embeddings p_u, q_i
+            (and b_i) while the content part and the optimiser start fresh, as the AMR paper
+            initialises VBPR from MF. Not modified.
         epochs, validation, eval_every, eval_k, eval_metrics, patience, callback
             As in :meth:`advrec.BPRMF.fit`.
 
