@@ -188,6 +188,7 @@ class _ContentModel(Recommender):
         self._reset_optimizer()
         self._epochs_done = 0
         self.history_ = []
+        self._version += 1  # invalidates the cached item matrix
 
     def _reset_optimizer(self) -> None:
         names = (("user_accum", "user_factors"), ("item_accum", "item_factors"),
@@ -253,6 +254,7 @@ class _ContentModel(Recommender):
         self.visual_biases = (copy(other.visual_biases) if other.visual_biases is not None else np.zeros(F.shape[1], np.float32)) \
             if self._use_visual_bias() else None
         self.item_features = F
+        self._version += 1
         same = (other.optimizer == self.optimizer == "adagrad" and other.projection_accum is not None
                 and (other.item_biases is None) == (self.item_biases is None)
                 and (other.visual_biases is None) == (self.visual_biases is None))
