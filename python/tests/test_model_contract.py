@@ -29,7 +29,7 @@ MODELS = {
     "VBPR": _mf(advrec.VBPR, batch_size=32),
     "VBPR-per-triple": _mf(advrec.VBPR, batch_size=1),
     "AMR": _mf(advrec.AMR, pretrain_epochs=10, eps=0.1, batch_size=32),
-    "DUIF": _mf(advrec.DUIF, batch_size=32),
+    "ContentMF": _mf(advrec.ContentMF, batch_size=32),
 }
 
 

@@ -1,4 +1,4 @@
-"""VBPR, AMR and the content-only model: objective identities, cold items, feature attacks, errors."""
+"""VBPR, AMR and the content-only model (ContentMF, alias DUIF): objective identities, cold items, feature attacks, errors."""
 
 import numpy as np
 import pytest
@@ -56,7 +56,20 @@ def test_structure_mismatch_is_explained(data):
     with pytest.raises(ValueError, match="shared_user"):
         advrec.AMR(**KW).fit(train, init=two_vectors)
     with pytest.raises(TypeError, match="init"):
-        advrec.AMR(**KW).fit(train, init=advrec.BPRMF(factors=8, epochs=1, show_progress=False).fit(train))
+        advrec.AMR(**KW).fit(train, init=advrec.ItemPop().fit(train))
+    with pytest.raises(ValueError, match="factors"):
+        advrec.VBPR(**KW).fit(train, init=advrec.BPRMF(factors=4, epochs=1, show_progress=False).fit(train))
+
+
+def test_vbpr_starts_from_mf_embeddings(data):
+    train, _ = data
+    mf = advrec.BPRMF(factors=8, epochs=3, num_threads=1, show_progress=False).fit(train)
+    v = advrec.VBPR(**dict(KW, epochs=0)).fit(train, init=mf)
+    np.testing.assert_array_equal(v.user_factors, mf.user_factors)
+    warm = train.item_counts() > 0
+    np.testing.assert_array_equal(v.item_factors[warm], mf.item_factors[warm])
+    assert np.all(v.item_factors[~warm] == 0)
+    assert v._epochs_done == 0
 
 
 @pytest.mark.parametrize("norm", ["l2", "sign"])
@@ -159,11 +172,11 @@ def test_vbpr_beats_bprmf_when_content_carries_the_signal():
     train, test = advrec.split.leave_one_out(d, by="random", seed=0)
     kw = dict(factors=16, epochs=30, num_threads=1, seed=0, show_progress=False)
     ndcg = {}
-    for m in (advrec.BPRMF(**kw), advrec.VBPR(**kw), advrec.DUIF(**kw)):
+    for name, m in (("BPRMF", advrec.BPRMF(**kw)), ("VBPR", advrec.VBPR(**kw)), ("content", advrec.ContentMF(**kw))):
         m.fit(train)
-        ndcg[type(m).__name__] = advrec.evaluate(m, train, test, k=10, metrics=("ndcg",)).summary["ndcg@10"]
+        ndcg[name] = advrec.evaluate(m, train, test, k=10, metrics=("ndcg",)).summary["ndcg@10"]
     assert ndcg["VBPR"] > 1.1 * ndcg["BPRMF"], ndcg
-    assert ndcg["DUIF"] > ndcg["BPRMF"], ndcg
+    assert ndcg["content"] > ndcg["BPRMF"], ndcg
 
 
 def test_sparse_and_integer_features_are_accepted(data):

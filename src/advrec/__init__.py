@@ -17,7 +17,7 @@ from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
-from .models.vbpr import AMR, DUIF, VBPR
+from .models.vbpr import AMR, DUIF, ContentMF, VBPR
 from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
