@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "DUIF", "SASRec", "ASASRec",
+    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

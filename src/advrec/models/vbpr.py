@@ -36,7 +36,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochLoop, Recommender, register
+from .base import EpochTrained, register
 from .mf import _check_float, _check_positive_int, _check_train
 
 _OPTIMIZERS = ("sgd", "adagrad")
@@ -76,7 +76,7 @@ def check_item_features(F, n_items: int, name: str = "item_features") -> np.ndar
     return arr
 
 
-class _ContentModel(Recommender):
+class _ContentModel(EpochTrained):
     """Shared machinery of VBPR, AMR and DUIF (not registered; use a subclass)."""
 
     _array_names = ("user_factors", "item_factors", "user_visual_factors", "projection", "item_biases",
@@ -321,30 +321,8 @@ class _ContentModel(Recommender):
         finally:
             self._pretrain_now = False
 
-    def partial_fit(self, train, *, epochs: int = 1, **kwargs):
-        """Continues training a fitted model for ``epochs`` more epochs on its own features."""
-        self._check_fitted()
-        self._validate_hyper()
-        _check_train(train)
-        if (train.n_users, train.n_items) != (self.n_users, self.n_items):
-            raise ValueError("train does not match the model's number of users and items")
-        self._remember_train(train)
-        return self._train(train, epochs, kwargs.pop("validation", None), kwargs.pop("eval_every", 0),
-                           kwargs.pop("eval_k", (10,)), kwargs.pop("eval_metrics", ("hr", "ndcg")),
-                           kwargs.pop("patience", None), kwargs.pop("callback", None))
-
     def _phases(self, epochs: int):
         return [("bpr", epochs, self._engine_config())]
-
-    def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback):
-        n = self.epochs if epochs is None else _check_positive_int(epochs, "epochs", allow_zero=True)
-        loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
-                         eval_metrics=eval_metrics, patience=patience, callback=callback,
-                         show_progress=self.show_progress)
-        for phase, count, cfg in self._phases(n):
-            if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
-                break
-        return self
 
     # ---- scoring ----------------------------------------------------------------------------------
     def item_content_vectors(self, features: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
