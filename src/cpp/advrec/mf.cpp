@@ -195,28 +195,89 @@ class SampleStep {
     float* __restrict qi = p_.item_factors + static_cast<Index>(s.i) * d;
     float* __restrict qj = p_.item_factors + static_cast<Index>(s.j) * d;
     float* __restrict diff = diff_.data();
-    float* __restrict gu = gu_.data();
-    float* __restrict gi = gi_.data();
-    float* __restrict gj = gj_.data();
     const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
+    const bool adversarial = c_.adversarial();
 
+    float x = bias_diff;
+    if (adversarial) {
 #pragma omp simd
-    for (int k = 0; k < d; ++k) diff[k] = qi[k] - qj[k];
-    const float x = dot(pu, diff, d) + bias_diff;
+      for (int k = 0; k < d; ++k) diff[k] = qi[k] - qj[k];
+      x += dot(pu, diff, d);
+    } else {
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int k = 0; k < d; ++k) acc += pu[k] * (qi[k] - qj[k]);
+      x += acc;
+    }
     const float g = sigmoid(-x);  // -d l / d x
     tot.loss += softplus(-x);
     tot.correct += x > 0.0f;
 
+    float gbi = -g, gbj = g;
+
+    if (!adversarial) {
+      // Plain BPR: gradients and update in one pass over the three rows (each read and written
+      // once; the gradients use the values from before the step, like the general path below).
+      fused_step(pu, qi, qj, g, s);
+    } else {
+      adversarial_step(pu, qi, qj, diff, g, gbi, gbj, s, tot);
+    }
+    if (p_.item_bias) {
+      const Optimizer opt = c_.optimizer;
+      gbi += c_.reg_bias * p_.item_bias[s.i];
+      gbj += c_.reg_bias * p_.item_bias[s.j];
+      apply_scalar(p_.item_bias[s.i], p_.bias_accum ? p_.bias_accum + s.i : nullptr, gbi, c_.lr, opt);
+      apply_scalar(p_.item_bias[s.j], p_.bias_accum ? p_.bias_accum + s.j : nullptr, gbj, c_.lr, opt);
+    }
+  }
+
+ private:
+  ADVREC_INLINE void fused_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, float g,
+                                const Sample& s) {
+    const int d = d_;
+    const float lr = c_.lr, reg = c_.reg;
+    if (c_.optimizer == Optimizer::SGD) {
+#pragma omp simd
+      for (int k = 0; k < d; ++k) {
+        const float p = pu[k], a = qi[k], b = qj[k];
+        pu[k] = p - lr * (-g * (a - b) + reg * p);
+        qi[k] = a - lr * (-g * p + reg * a);
+        qj[k] = b - lr * (g * p + reg * b);
+      }
+      return;
+    }
+    float* __restrict au = p_.user_accum + static_cast<Index>(s.u) * d;
+    float* __restrict ai = p_.item_accum + static_cast<Index>(s.i) * d;
+    float* __restrict aj = p_.item_accum + static_cast<Index>(s.j) * d;
+#pragma omp simd
+    for (int k = 0; k < d; ++k) {
+      const float p = pu[k], a = qi[k], b = qj[k];
+      const float gu = -g * (a - b) + reg * p, gi = -g * p + reg * a, gj = g * p + reg * b;
+      const float su = au[k] + gu * gu, si = ai[k] + gi * gi, sj = aj[k] + gj * gj;
+      au[k] = su;
+      ai[k] = si;
+      aj[k] = sj;
+      pu[k] = p - lr * gu / std::sqrt(su + 1e-10f);
+      qi[k] = a - lr * gi / std::sqrt(si + 1e-10f);
+      qj[k] = b - lr * gj / std::sqrt(sj + 1e-10f);
+    }
+  }
+
+  void adversarial_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, const float* __restrict diff,
+                        float g, float& gbi, float& gbj, const Sample& s, ThreadTotals& tot) {
+    const int d = d_;
+    float* __restrict gu = gu_.data();
+    float* __restrict gi = gi_.data();
+    float* __restrict gj = gj_.data();
     const float reg = c_.reg;
+    const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
 #pragma omp simd
     for (int k = 0; k < d; ++k) {
       gu[k] = -g * diff[k] + reg * pu[k];
       gi[k] = -g * pu[k] + reg * qi[k];
       gj[k] = g * pu[k] + reg * qj[k];
     }
-    float gbi = -g, gbj = g;
-
-    if (c_.adversarial()) {
+    {
       // Fast gradient direction at Delta = 0. d l / d Delta_u = -g (q_i - q_j), d l / d Delta_i =
       // -g p_u, d l / d Delta_j = g p_u; the positive factor g cancels in the normalisation.
       const float eps = c_.eps;
@@ -249,15 +310,8 @@ class SampleStep {
     apply_row(pu, p_.user_accum ? p_.user_accum + static_cast<Index>(s.u) * d : nullptr, gu, d, lr, opt);
     apply_row(qi, p_.item_accum ? p_.item_accum + static_cast<Index>(s.i) * d : nullptr, gi, d, lr, opt);
     apply_row(qj, p_.item_accum ? p_.item_accum + static_cast<Index>(s.j) * d : nullptr, gj, d, lr, opt);
-    if (p_.item_bias) {
-      gbi += c_.reg_bias * p_.item_bias[s.i];
-      gbj += c_.reg_bias * p_.item_bias[s.j];
-      apply_scalar(p_.item_bias[s.i], p_.bias_accum ? p_.bias_accum + s.i : nullptr, gbi, lr, opt);
-      apply_scalar(p_.item_bias[s.j], p_.bias_accum ? p_.bias_accum + s.j : nullptr, gbj, lr, opt);
-    }
   }
 
- private:
   MFParams& p_;
   const MFTrainConfig& c_;
   const int d_;
