@@ -21,9 +21,9 @@ MODELS = {
     "BPRMF": _mf(advrec.BPRMF),
     "BPRMF-bias-batch": _mf(advrec.BPRMF, use_bias=True, batch_size=64),
     "AMF": _mf(advrec.AMF, pretrain_epochs=10, eps=0.1),
-    "SASRec": lambda train: (advrec.SASRec(factors=16, maxlen=20, epochs=10, lr=0.005, num_threads=1, seed=3,
+    "SASRec": lambda train: (advrec.SASRec(factors=16, maxlen=20, epochs=20, lr=0.01, num_threads=1, seed=3,
                                            show_progress=False), {}),
-    "ASASRec": lambda train: (advrec.ASASRec(factors=16, maxlen=20, epochs=1, pretrain_epochs=10, eps=0.2, lr=0.005,
+    "ASASRec": lambda train: (advrec.ASASRec(factors=16, maxlen=20, epochs=1, pretrain_epochs=20, eps=0.1, lr=0.01,
                                              num_threads=1, seed=3, show_progress=False), {}),
 }
 
