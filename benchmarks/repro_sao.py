@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--mode-epochs", type=int, default=5, help="epochs of the Hogwild vs sync comparison")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: mf,adv,modes")
+    ap.add_argument("--tag", default="", help="suffix of the result file (results/sao_<tag>.json)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -154,7 +155,7 @@ def main():
                   f"full NDCG@10 {s['full']['ndcg@10']:.4f}", flush=True)
 
     out["peak_rss_mb"] = peak_rss_mb()
-    path = write_result("sao" + ("_quick" if args.quick else ""), out)
+    path = write_result("sao" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else ""), out)
     print("wrote", path)
 
 
