@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--maxlen", type=int, default=50)
     ap.add_argument("--lazy-adam", action="store_true")
     ap.add_argument("--adv-epochs", type=int, default=10)
-    ap.add_argument("--eps", type=float, default=0.5)
+    ap.add_argument("--eps", default="0.5", help="comma list; one ASASRec per value and mode")
     ap.add_argument("--reg-adv", type=float, default=1.0)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--mode-epochs", type=int, default=5, help="epochs of the Hogwild vs sync comparison")
@@ -127,11 +127,11 @@ def main():
         more = advrec.SASRec(epochs=args.adv_epochs, **sas_kw).fit(train, init=sas)
         record("SASRec (continued)", more, time.perf_counter() - t, epochs=f"{args.sas_epochs}+{args.adv_epochs}",
                epoch_seconds=epoch_seconds(more, "sasrec"))
-        for mode in ("paper", "output"):
+        for mode, eps in [(m, float(e)) for e in args.eps.split(",") for m in ("paper", "output")]:
             t = time.perf_counter()
-            adv = advrec.ASASRec(eps=args.eps, reg_adv=args.reg_adv, perturb=mode, epochs=args.adv_epochs,
+            adv = advrec.ASASRec(eps=eps, reg_adv=args.reg_adv, perturb=mode, epochs=args.adv_epochs,
                                  **sas_kw).fit(train, init=sas)
-            name = f"ASASRec ({mode})"
+            name = f"ASASRec ({mode}, eps={eps:g})"
             record(name, adv, time.perf_counter() - t, epochs=f"{args.sas_epochs}+{args.adv_epochs}",
                    epoch_seconds=epoch_seconds(adv, "sao"),
                    curve=[{k: h[k] for k in h if k in ("epoch", "loss", "adv_loss", "accuracy")}
