@@ -12,7 +12,6 @@ threads. Runs are interleaved and repeated; medians are reported, with effective
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 

@@ -15,7 +15,6 @@ time). Full ranking over all items not in the user's training data.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -31,7 +30,7 @@ METRICS = ("hr", "ndcg")
 SETTINGS = {
     "video": dict(pretrain=60, continue_=60, eval_every=20),
     "gowalla": dict(pretrain=80, continue_=60, eval_every=20),
-    "ml-latest-small": dict(pretrain=100, continue_=100, eval_every=25),
+    "ml-latest-small": dict(pretrain=400, continue_=200, eval_every=50),
 }
 
 
@@ -56,6 +55,10 @@ def run_dataset(name, args):
     s = SETTINGS[name]
     if args.quick:
         s = dict(pretrain=10, continue_=10, eval_every=5)
+    if args.pretrain:
+        s = s | {"pretrain": args.pretrain}
+    if args.continue_epochs:
+        s = s | {"continue_": args.continue_epochs}
     train, test = load(name)
     common = dict(factors=64, lr=args.lr, optimizer="adagrad", reg=args.reg, batch_size=args.batch_size,
                   num_threads=args.threads, seed=args.seed, show_progress=False)
@@ -63,7 +66,6 @@ def run_dataset(name, args):
     bpr = advrec.BPRMF(epochs=s["pretrain"], **common).fit(train, validation=test, eval_every=s["eval_every"],
                                                            eval_k=(100,), eval_metrics=METRICS)
     pre_seconds = time.perf_counter() - t0
-    bpr_epoch = np.median([h["seconds"] for h in bpr.history_])
 
     t0 = time.perf_counter()
     bpr_more = advrec.BPRMF(epochs=s["continue_"], **common).fit(train, init=bpr, validation=test,
@@ -125,10 +127,13 @@ def main():
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pretrain", type=int, default=0, help="override the BPR pre-training epochs")
+    ap.add_argument("--continue-epochs", type=int, default=0, help="override the continued-training epochs")
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     ap.add_argument("--quick", action="store_true", help="few epochs, to check the script runs")
     args = ap.parse_args()
     results = {name: run_dataset(name, args) for name in args.datasets.split(",")}
-    write_result("repro_apr" + ("_quick" if args.quick else ""), {"args": vars(args), "datasets": results})
+    write_result("repro_apr" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else ""), {"args": vars(args), "datasets": results})
 
 
 if __name__ == "__main__":

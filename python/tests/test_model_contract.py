@@ -23,8 +23,13 @@ MODELS = {
     "AMF": _mf(advrec.AMF, pretrain_epochs=10, eps=0.1),
     "SASRec": lambda train: (advrec.SASRec(factors=16, maxlen=20, epochs=20, lr=0.01, num_threads=1, seed=3,
                                            show_progress=False), {}),
-    "ASASRec": lambda train: (advrec.ASASRec(factors=16, maxlen=20, epochs=1, pretrain_epochs=20, eps=0.1, lr=0.01,
+    "ASASRec": lambda train: (advrec.ASASRec(factors=16, maxlen=20, epochs=2, pretrain_epochs=20, eps=0.2, lr=0.01,
                                              num_threads=1, seed=3, show_progress=False), {}),
+    # content models read train.item_features (synthetic data carries them)
+    "VBPR": _mf(advrec.VBPR, batch_size=32),
+    "VBPR-per-triple": _mf(advrec.VBPR, batch_size=1),
+    "AMR": _mf(advrec.AMR, pretrain_epochs=10, eps=0.1, batch_size=32),
+    "ContentMF": _mf(advrec.ContentMF, batch_size=32),
 }
 
 

@@ -8,6 +8,7 @@
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
 #include "advrec/sasrec.hpp"
+#include "advrec/vbpr.hpp"
 
 #include <cstdint>
 #include <string>
@@ -122,6 +123,161 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+// ---- VBPR / AMR / content-only (advrec/vbpr.hpp) ---------------------------------------------------
+// Parameters travel as a dict name -> array (None or absent = not part of the model). The AMR
+// model shares one user matrix: pass the same array as user_factors and user_visual.
+struct VbprArrays {
+  VBPRParams params;
+  py::array_t<float, py::array::c_style> features;  // keeps a converted copy alive
+  py::object delta_keep;
+};
+
+py::handle dict_get(const py::dict& d, const char* key) {
+  return d.contains(key) ? py::handle(d[key]) : py::handle(Py_None);
+}
+
+VbprArrays vbpr_arrays(const py::dict& d) {
+  VbprArrays out;
+  VBPRParams& m = out.params;
+  py::handle F = dict_get(d, "features"), E = dict_get(d, "projection"), H = dict_get(d, "user_visual");
+  if (F.is_none() || E.is_none() || H.is_none()) throw py::value_error("features, projection and user_visual are required");
+  auto f = py::reinterpret_borrow<py::array>(F);
+  if (!py::isinstance<py::array>(F) || f.ndim() != 2) throw py::type_error("item features must be a 2-d numpy array");
+  if (!f.dtype().is(py::dtype::of<float>())) throw py::type_error("item features must have dtype float32");
+  if (!(f.flags() & py::array::c_style)) throw py::value_error("item features must be C-contiguous");
+  out.features = py::reinterpret_borrow<py::array_t<float, py::array::c_style>>(F);
+  auto e = py::reinterpret_borrow<py::array>(E);
+  auto h = py::reinterpret_borrow<py::array>(H);
+  if (!py::isinstance<py::array>(E) || e.ndim() != 2) throw py::type_error("projection must be a 2-d numpy array");
+  if (!py::isinstance<py::array>(H) || h.ndim() != 2) throw py::type_error("user_visual must be a 2-d numpy array");
+  m.n_items = static_cast<std::int32_t>(f.shape(0));
+  m.n_features = static_cast<std::int32_t>(f.shape(1));
+  m.n_users = static_cast<std::int32_t>(h.shape(0));
+  m.vdim = static_cast<std::int32_t>(e.shape(1));
+  m.features = out.features.data();
+  m.projection = mutable_data<float>(E, "projection", m.n_features, m.vdim);
+  m.user_visual = mutable_data<float>(H, "user_visual", m.n_users, m.vdim);
+  py::handle P = dict_get(d, "user_factors"), Q = dict_get(d, "item_factors");
+  if (!P.is_none()) {
+    auto pa = py::reinterpret_borrow<py::array>(P);
+    if (!py::isinstance<py::array>(P) || pa.ndim() != 2) throw py::type_error("user_factors must be a 2-d numpy array");
+    m.dim = static_cast<std::int32_t>(pa.shape(1));
+    m.user_factors = mutable_data<float>(P, "user_factors", m.n_users, m.dim);
+    m.item_factors = mutable_data<float>(Q, "item_factors", m.n_items, m.dim);
+  }
+  m.item_bias = optional_mutable<float>(dict_get(d, "item_bias"), "item_bias", m.n_items, -1);
+  m.visual_bias = optional_mutable<float>(dict_get(d, "visual_bias"), "visual_bias", m.n_features, -1);
+  if (m.dim) {
+    m.user_accum = optional_mutable<float>(dict_get(d, "user_accum"), "user_accum", m.n_users, m.dim);
+    m.item_accum = optional_mutable<float>(dict_get(d, "item_accum"), "item_accum", m.n_items, m.dim);
+  }
+  m.user_visual_accum = optional_mutable<float>(dict_get(d, "user_visual_accum"), "user_visual_accum", m.n_users, m.vdim);
+  m.projection_accum = optional_mutable<float>(dict_get(d, "projection_accum"), "projection_accum", m.n_features, m.vdim);
+  m.bias_accum = optional_mutable<float>(dict_get(d, "bias_accum"), "bias_accum", m.n_items, -1);
+  m.visual_bias_accum = optional_mutable<float>(dict_get(d, "visual_bias_accum"), "visual_bias_accum", m.n_features, -1);
+  m.validate(nullptr);
+  return out;
+}
+
+const float* optional_delta(py::handle delta, const VBPRParams& m, py::object& keep) {
+  if (delta.is_none()) return nullptr;
+  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(delta);
+  if (!arr || arr.ndim() != 2 || arr.shape(0) != m.n_items || arr.shape(1) != m.n_features)
+    throw py::value_error("delta must have shape (" + std::to_string(m.n_items) + ", " + std::to_string(m.n_features) + ")");
+  keep = arr;
+  return arr.data();
+}
+
+py::dict stats_dict(const EpochStats& stats) {
+  py::dict out;
+  out["samples"] = stats.samples;
+  out["skipped"] = stats.skipped;
+  out["loss"] = stats.loss;
+  out["adv_loss"] = stats.adv_loss;
+  out["accuracy"] = stats.accuracy;
+  return out;
+}
+
+void register_vbpr(py::module_& m) {
+  py::class_<VBPRTrainConfig>(m, "VBPRTrainConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("lr", &VBPRTrainConfig::lr)
+      .def_readwrite("reg", &VBPRTrainConfig::reg)
+      .def_readwrite("reg_bias", &VBPRTrainConfig::reg_bias)
+      .def_readwrite("reg_projection", &VBPRTrainConfig::reg_projection)
+      .def_readwrite("optimizer", &VBPRTrainConfig::optimizer)
+      .def_readwrite("eps", &VBPRTrainConfig::eps)
+      .def_readwrite("reg_adv", &VBPRTrainConfig::reg_adv)
+      .def_readwrite("batch_size", &VBPRTrainConfig::batch_size)
+      .def_readwrite("cold_negatives", &VBPRTrainConfig::cold_negatives)
+      .def_readwrite("n_samples", &VBPRTrainConfig::n_samples)
+      .def_readwrite("num_threads", &VBPRTrainConfig::num_threads)
+      .def_readwrite("seed", &VBPRTrainConfig::seed)
+      .def_readwrite("epoch", &VBPRTrainConfig::epoch);
+
+  m.def("train_vbpr", [](const py::dict& arrays, py::handle indptr, py::handle indices, const VBPRTrainConfig& config) {
+    VbprArrays a = vbpr_arrays(arrays);
+    auto train = csr_from(indptr, indices, a.params.n_items, "train");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_vbpr(a.params, train.view, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("train_vbpr_on_triples", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
+                                    const VBPRTrainConfig& config) {
+    VbprArrays a = vbpr_arrays(arrays);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_vbpr_on_triples(a.params, u.data(), i.data(), j.data(), u.size(), config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
+
+  m.def("vbpr_feature_gradients", [](const py::dict& arrays, py::handle delta, py::handle users, py::handle pos,
+                                     py::handle neg, int num_threads) {
+    VbprArrays a = vbpr_arrays(arrays);
+    py::object keep;
+    const float* dptr = optional_delta(delta, a.params, keep);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(pos, "pos");
+    auto j = input_array<std::int32_t>(neg, "neg");
+    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
+    py::array_t<float> grad({static_cast<py::ssize_t>(a.params.n_items), static_cast<py::ssize_t>(a.params.n_features)});
+    float* gptr = grad.mutable_data();
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = vbpr_feature_gradients(a.params, dptr, u.data(), i.data(), j.data(), u.size(), gptr, &correct, num_threads);
+    }
+    return py::make_tuple(loss, correct, grad);
+  }, py::arg("arrays"), py::arg("delta"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("num_threads") = 0);
+
+  m.def("vbpr_item_content", [](const py::dict& arrays, py::handle delta, int num_threads) {
+    VbprArrays a = vbpr_arrays(arrays);
+    py::object keep;
+    const float* dptr = optional_delta(delta, a.params, keep);
+    py::array_t<float> v({static_cast<py::ssize_t>(a.params.n_items), static_cast<py::ssize_t>(a.params.vdim)});
+    py::array_t<float> b({static_cast<py::ssize_t>(a.params.n_items)});
+    float* vptr = v.mutable_data();
+    float* bptr = b.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::fill_n(bptr, a.params.n_items, 0.0f);
+      vbpr_item_content(a.params, dptr, vptr, bptr, num_threads);
+    }
+    return py::make_tuple(v, b);
+  }, py::arg("arrays"), py::arg("delta") = py::none(), py::arg("num_threads") = 0);
 }
 
 
@@ -568,4 +724,5 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
 
   bind_sasrec(m);
+  register_vbpr(m);
 }

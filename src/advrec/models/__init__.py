@@ -1,3 +1,5 @@
-"""Recommender models."""
+"""advrec models and the base class they share."""
 
-from .base import EpochLoop, NotFittedError, Recommender, load, register
+from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
+
+__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]

@@ -20,11 +20,10 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._engine import core
 
 FORMAT_VERSION = 1
 
@@ -345,3 +344,78 @@ class EpochLoop:
             return False
         self._since_best += 1
         return self._since_best >= self.patience
+
+
+# ---- argument checks shared by the trainers ------------------------------------------------------
+def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return int(value)
+
+
+def check_float(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or v < minimum or (strict and v == minimum):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}, got {value}")
+    return v
+
+
+def check_train(train) -> None:
+    for attr in ("n_users", "n_items", "csr_arrays"):
+        if not hasattr(train, attr):
+            raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
+    if len(train) == 0:
+        raise ValueError("train is empty: no interactions to learn from")
+
+
+class EpochTrained(Recommender):
+    """A model the engine trains epoch by epoch (BPR-MF, AMF, the content models, SASRec).
+
+    Subclasses provide ``_phases(epochs) -> [(name, n_epochs, engine_config), ...]`` (AMF: BPR
+    pre-training then APR) and ``_epoch_fn(train, config) -> callable(epoch) -> dict``; this class
+    runs them through :class:`EpochLoop`, so every trainer gets the same progress bar, callbacks,
+    validation, early stopping, Ctrl-C handling and ``partial_fit``.
+    """
+
+    def _phases(self, epochs: int):
+        raise NotImplementedError
+
+    def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
+        raise NotImplementedError
+
+    def _validate_hyper(self) -> None:
+        """Raises on invalid hyper-parameters (override)."""
+
+    def partial_fit(self, train, *, epochs: int = 1, **kwargs):
+        """Continues training a fitted model for ``epochs`` more epochs.
+
+        Accepts the keyword arguments of ``fit`` that steer the loop: ``validation``,
+        ``eval_every``, ``eval_k``, ``eval_metrics``, ``patience``, ``callback``.
+        """
+        self._check_fitted()
+        self._validate_hyper()
+        check_train(train)
+        if (train.n_users, train.n_items) != (self.n_users, self.n_items):
+            raise ValueError("train does not match the model's number of users and items")
+        allowed = {"validation", "eval_every", "eval_k", "eval_metrics", "patience", "callback"}
+        unknown = sorted(set(kwargs) - allowed)
+        if unknown:
+            raise TypeError(f"partial_fit got unexpected keyword argument(s) {unknown}; allowed: {sorted(allowed)}")
+        self._remember_train(train)
+        return self._train(train, epochs, kwargs.get("validation"), kwargs.get("eval_every", 0),
+                           kwargs.get("eval_k", (10,)), kwargs.get("eval_metrics", ("hr", "ndcg")),
+                           kwargs.get("patience"), kwargs.get("callback"))
+
+    def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback):
+        n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
+        loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
+                         eval_metrics=eval_metrics, patience=patience, callback=callback,
+                         show_progress=self.show_progress)
+        for phase, count, cfg in self._phases(n):
+            if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
+                break
+        return self

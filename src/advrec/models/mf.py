@@ -7,31 +7,16 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochLoop, Recommender, register
+from .base import EpochTrained, register
+# Argument checks shared by every trainer (imported from here by older code paths too).
+from .base import check_float as _check_float, check_positive_int as _check_positive_int, check_train as _check_train
 
 _OPTIMIZERS = ("sgd", "adagrad")
 _PERTURB = ("both", "users", "items")
 
 
-def _check_positive_int(value, name: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return int(value)
-
-
-def _check_float(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v) or v < minimum or (strict and v == minimum):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}, got {value}")
-    return v
-
-
 @register
-class BPRMF(Recommender):
+class BPRMF(EpochTrained):
     """Matrix factorisation trained with Bayesian Personalised Ranking (BPR).
 
     Score ``y(u, i) = p_u . q_i (+ b_i)``; loss ``-ln sigma(y(u,i) - y(u,j))`` over triples with a
@@ -214,31 +199,9 @@ class BPRMF(Recommender):
         self._remember_train(train)
         return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
 
-    def partial_fit(self, train, *, epochs: int = 1, **kwargs):
-        """Continues training a fitted model for ``epochs`` more epochs (same arguments as fit)."""
-        self._check_fitted()
-        self._validate_hyper()
-        _check_train(train)
-        if (train.n_users, train.n_items) != (self.n_users, self.n_items):
-            raise ValueError("train does not match the model's number of users and items")
-        self._remember_train(train)
-        return self._train(train, epochs, kwargs.pop("validation", None), kwargs.pop("eval_every", 0),
-                           kwargs.pop("eval_k", (10,)), kwargs.pop("eval_metrics", ("hr", "ndcg")),
-                           kwargs.pop("patience", None), kwargs.pop("callback", None))
-
     def _phases(self, epochs: int):
         """(phase name, number of epochs, engine config) in order."""
         return [("bpr", epochs, self._engine_config())]
-
-    def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback):
-        n = self.epochs if epochs is None else _check_positive_int(epochs, "epochs", allow_zero=True)
-        loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
-                         eval_metrics=eval_metrics, patience=patience, callback=callback,
-                         show_progress=self.show_progress)
-        for phase, count, cfg in self._phases(n):
-            if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
-                break
-        return self
 
     # ---- scoring ------------------------------------------------------------------------------
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -377,11 +340,3 @@ class AMF(BPRMF):
             phases.append(("bpr", int(self.pretrain_epochs), self._engine_config()))
         phases.append(("apr", epochs, self._adversarial_config()))
         return phases
-
-
-def _check_train(train) -> None:
-    for attr in ("n_users", "n_items", "csr_arrays"):
-        if not hasattr(train, attr):
-            raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
-    if len(train) == 0:
-        raise ValueError("train is empty: no interactions to learn from")

@@ -1,0 +1,8 @@
+"""``python -m advrec`` runs the ``advrec`` command line."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

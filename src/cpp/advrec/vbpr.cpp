@@ -1,0 +1,718 @@
+#include "advrec/vbpr.hpp"
+
+#include "advrec/rng.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace advrec {
+namespace {
+
+#define ADVREC_VINLINE inline __attribute__((always_inline))
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float softplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+ADVREC_VINLINE float vdot(const float* __restrict a, const float* __restrict b, int d) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int k = 0; k < d; ++k) s += a[k] * b[k];
+  return s;
+}
+
+// y += alpha * x
+ADVREC_VINLINE void vaxpy(float* __restrict y, float alpha, const float* __restrict x, int d) {
+#pragma omp simd
+  for (int k = 0; k < d; ++k) y[k] += alpha * x[k];
+}
+
+ADVREC_VINLINE void vstep(float* __restrict theta, float* __restrict accum, const float* __restrict grad, int d, float lr,
+                          Optimizer opt) {
+  if (opt == Optimizer::SGD) {
+#pragma omp simd
+    for (int k = 0; k < d; ++k) theta[k] -= lr * grad[k];
+  } else {
+#pragma omp simd
+    for (int k = 0; k < d; ++k) {
+      const float a = accum[k] + grad[k] * grad[k];
+      accum[k] = a;
+      theta[k] -= lr * grad[k] / std::sqrt(a + 1e-10f);
+    }
+  }
+}
+
+inline void sstep(float& theta, float* accum, float grad, float lr, Optimizer opt) {
+  vstep(&theta, accum, &grad, 1, lr, opt);
+}
+
+template <class T>
+T* row(T* base, Index r, int d) {
+  return base ? base + r * d : nullptr;
+}
+
+struct Totals {
+  Index samples = 0, skipped = 0, correct = 0;
+  double loss = 0.0, adv_loss = 0.0;
+};
+
+struct Triple {
+  std::int32_t u, i, j;
+};
+
+// ---- per-triple step (Hogwild on every parameter, E included) ----------------------------------
+class VSampleStep {
+ public:
+  VSampleStep(VBPRParams& p, const VBPRTrainConfig& c)
+      : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), diffc_(D_), a_(D_), r_(D_), w_(V_), er_(V_), ge_(V_),
+        gu_(std::max(K_, 1)), gi_(std::max(K_, 1)), gj_(std::max(K_, 1)), qd_(std::max(K_, 1)), gth_(V_) {}
+
+  void operator()(const Triple& s, Totals& tot) {
+    const int D = D_, K = K_, V = V_;
+    const bool adv = c_.adversarial();
+    const bool shared = p_.shared_user();
+    const float* ci = p_.features + static_cast<Index>(s.i) * D;
+    const float* cj = p_.features + static_cast<Index>(s.j) * D;
+    float* __restrict diffc = diffc_.data();
+    float* __restrict a = a_.data();
+    float* __restrict r = r_.data();
+    float* __restrict w = w_.data();
+    float* __restrict er = er_.data();
+    float* th = p_.user_visual + static_cast<Index>(s.u) * V;
+    const float* bvis = p_.visual_bias;
+    float* E = p_.projection;
+
+#pragma omp simd
+    for (int d = 0; d < D; ++d) diffc[d] = ci[d] - cj[d];
+    // Pass 1 over E: w = E (c_i - c_j); adversarial: a = E^T theta_u + b' (d y / d c).
+    std::fill_n(w, V, 0.0f);
+    for (int d = 0; d < D; ++d) {
+      const float* e = E + static_cast<Index>(d) * V;
+      if (diffc[d] != 0.0f) vaxpy(w, diffc[d], e, V);
+      if (adv) a[d] = vdot(e, th, V) + (bvis ? bvis[d] : 0.0f);
+    }
+    float x = vdot(th, w, V);
+    float *pu = nullptr, *qi = nullptr, *qj = nullptr;
+    if (K) {
+      pu = p_.user_factors + static_cast<Index>(s.u) * K;
+      qi = p_.item_factors + static_cast<Index>(s.i) * K;
+      qj = p_.item_factors + static_cast<Index>(s.j) * K;
+#pragma omp simd
+      for (int k = 0; k < K; ++k) qd_[k] = qi[k] - qj[k];
+      x += vdot(pu, qd_.data(), K);
+    }
+    if (p_.item_bias) x += p_.item_bias[s.i] - p_.item_bias[s.j];
+    if (bvis) x += vdot(bvis, diffc, D);
+    const float g = sigmoid(-x);
+    tot.loss += softplus(-x);
+    tot.correct += x > 0.0f;
+
+    // Adversary, one triple: Gamma_i = -g a, Gamma_j = +g a, so Delta_i = -eps a/|a| = -Delta_j and
+    // y'(u,i) - y'(u,j) = x + a . (Delta_i - Delta_j) = x - 2 eps |a|.
+    float g_adv = 0.0f, dscale = 0.0f;
+    if (adv) {
+      const float na = std::sqrt(vdot(a, a, D));
+      float x_adv = x;
+      if (na > 0.0f) {
+        dscale = -2.0f * c_.eps / na;  // (Delta_i - Delta_j) = dscale * a
+        x_adv = x - 2.0f * c_.eps * na;
+      }
+      g_adv = c_.reg_adv * sigmoid(-x_adv);
+      tot.adv_loss += softplus(-x_adv);
+    }
+    const float G = g + g_adv;
+    // r = -(d objective / d b'): G (c_i - c_j) + g_adv (Delta_i - Delta_j). dE = -theta_u r^T.
+    if (adv) {
+      const float gs = g_adv * dscale;
+#pragma omp simd
+      for (int d = 0; d < D; ++d) r[d] = G * diffc[d] + gs * a[d];
+    } else {
+#pragma omp simd
+      for (int d = 0; d < D; ++d) r[d] = G * diffc[d];
+    }
+
+    // Pass 2 over E: er = E r (with E before this step), then E's rows step.
+    const Optimizer opt = c_.optimizer;
+    const float lr = c_.lr;
+    const float regE = c_.reg_projection;
+    std::fill_n(er, V, 0.0f);
+    float* __restrict ge = ge_.data();
+    for (int d = 0; d < D; ++d) {
+      const float rd = r[d];
+      if (rd == 0.0f && regE == 0.0f) continue;  // zero gradient: the step is a no-op
+      float* e = E + static_cast<Index>(d) * V;
+      vaxpy(er, rd, e, V);
+#pragma omp simd
+      for (int k = 0; k < V; ++k) ge[k] = -rd * th[k] + regE * e[k];
+      vstep(e, row(p_.projection_accum, d, V), ge, V, lr, opt);
+    }
+    if (bvis) {
+      for (int d = 0; d < D; ++d) {
+        if (r[d] == 0.0f && regE == 0.0f) continue;
+        sstep(p_.visual_bias[d], row(p_.visual_bias_accum, d, 1), -r[d] + regE * bvis[d], lr, opt);
+      }
+    }
+    const float reg = c_.reg;
+    if (K) {
+      float* __restrict gu = gu_.data();
+      float* __restrict gi = gi_.data();
+      float* __restrict gj = gj_.data();
+      const float* qd = qd_.data();
+#pragma omp simd
+      for (int k = 0; k < K; ++k) {
+        gu[k] = -G * qd[k] + reg * pu[k];
+        gi[k] = -G * pu[k] + reg * qi[k];
+        gj[k] = G * pu[k] + reg * qj[k];
+      }
+      if (shared) {
+        for (int k = 0; k < K; ++k) gu[k] -= er[k];
+      }
+      vstep(pu, row(p_.user_accum, s.u, K), gu, K, lr, opt);
+      vstep(qi, row(p_.item_accum, s.i, K), gi, K, lr, opt);
+      vstep(qj, row(p_.item_accum, s.j, K), gj, K, lr, opt);
+    }
+    if (!shared) {
+      float* __restrict gth = gth_.data();
+#pragma omp simd
+      for (int k = 0; k < V; ++k) gth[k] = -er[k] + reg * th[k];
+      vstep(th, row(p_.user_visual_accum, s.u, V), gth, V, lr, opt);
+    }
+    if (p_.item_bias) {
+      sstep(p_.item_bias[s.i], row(p_.bias_accum, s.i, 1), -G + c_.reg_bias * p_.item_bias[s.i], lr, opt);
+      sstep(p_.item_bias[s.j], row(p_.bias_accum, s.j, 1), G + c_.reg_bias * p_.item_bias[s.j], lr, opt);
+    }
+  }
+
+ private:
+  VBPRParams& p_;
+  const VBPRTrainConfig& c_;
+  const int D_, K_, V_;
+  std::vector<float> diffc_, a_, r_, w_, er_, ge_, gu_, gi_, gj_, qd_, gth_;
+};
+
+// ---- mini-batch step: E's work as GEMMs ----------------------------------------------------------
+// Maps the rows a batch touches to dense slots; reset costs O(touched rows).
+class Slots {
+ public:
+  explicit Slots(std::int32_t n_rows) : slot_(static_cast<size_t>(n_rows), -1) {}
+  int get(std::int32_t r) {
+    int& s = slot_[static_cast<size_t>(r)];
+    if (s < 0) {
+      s = static_cast<int>(rows_.size());
+      rows_.push_back(r);
+    }
+    return s;
+  }
+  void clear() {
+    for (std::int32_t r : rows_) slot_[static_cast<size_t>(r)] = -1;
+    rows_.clear();
+  }
+  const std::vector<std::int32_t>& rows() const { return rows_; }
+  int size() const { return static_cast<int>(rows_.size()); }
+
+ private:
+  std::vector<int> slot_;
+  std::vector<std::int32_t> rows_;
+};
+
+class VBatchStep {
+ public:
+  VBatchStep(const VBPRParams& p, const VBPRTrainConfig& c, int max_batch)
+      : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), B_(max_batch), users_(p.n_users), items_(p.n_items),
+        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adversarial() ? B_ : 0, D_), r_(B_, D_), er_(B_, V_),
+        ge_(D_, V_), gvb_(D_) {
+    slot_u_.resize(static_cast<size_t>(B_));
+    slot_i_.resize(static_cast<size_t>(B_));
+    slot_j_.resize(static_cast<size_t>(B_));
+    G_.resize(static_cast<size_t>(B_));
+  }
+
+  // Computes the batch's gradients (parameters fixed) into the slot buffers. Returns nothing; the
+  // losses go to tot.
+  void compute(const Triple* batch, int n, Totals& tot) {
+    const int D = D_, K = K_, V = V_;
+    const bool adv = c_.adversarial();
+    const bool shared = p_.shared_user();
+    users_.clear();
+    items_.clear();
+    for (int s = 0; s < n; ++s) {
+      slot_u_[s] = users_.get(batch[s].u);
+      slot_i_[s] = items_.get(batch[s].i);
+      slot_j_[s] = items_.get(batch[s].j);
+    }
+    const int nu = users_.size(), ni = items_.size();
+    const int KU = shared ? 0 : V;  // separate theta gradient width
+    gu_.assign(static_cast<size_t>(nu) * K, 0.0f);
+    gth_.assign(static_cast<size_t>(nu) * KU, 0.0f);
+    gq_.assign(static_cast<size_t>(ni) * K, 0.0f);
+    gb_.assign(static_cast<size_t>(ni), 0.0f);
+    cnt_u_.assign(static_cast<size_t>(nu), 0);
+    cnt_i_.assign(static_cast<size_t>(ni), 0);
+
+    for (int s = 0; s < n; ++s) {
+      const float* ci = p_.features + static_cast<Index>(batch[s].i) * D;
+      const float* cj = p_.features + static_cast<Index>(batch[s].j) * D;
+      float* dc = diffc_.row(s).data();
+      for (int d = 0; d < D; ++d) dc[d] = ci[d] - cj[d];
+      std::copy_n(p_.user_visual + static_cast<Index>(batch[s].u) * V, V, th_.row(s).data());
+    }
+    ConstMatrixMapF E(p_.projection, D, V);
+    auto DC = diffc_.topRows(n);
+    auto TH = th_.topRows(n);
+    w_.topRows(n).noalias() = DC * E;
+    if (adv) {
+      a_.topRows(n).noalias() = TH * E.transpose();
+      if (p_.visual_bias) a_.topRows(n).rowwise() += ConstVectorMapF(p_.visual_bias, D).transpose();
+    }
+    x_.resize(static_cast<size_t>(n));
+    for (int s = 0; s < n; ++s) {
+      const Triple& t = batch[s];
+      float x = th_.row(s).dot(w_.row(s));
+      if (K) {
+        const float* pu = p_.user_factors + static_cast<Index>(t.u) * K;
+        const float* qi = p_.item_factors + static_cast<Index>(t.i) * K;
+        const float* qj = p_.item_factors + static_cast<Index>(t.j) * K;
+        for (int k = 0; k < K; ++k) x += pu[k] * (qi[k] - qj[k]);
+      }
+      if (p_.item_bias) x += p_.item_bias[t.i] - p_.item_bias[t.j];
+      if (p_.visual_bias) x += vdot(p_.visual_bias, diffc_.row(s).data(), D);
+      x_[s] = x;
+      tot.loss += softplus(-x);
+      tot.correct += x > 0.0f;
+    }
+    if (adv) {
+      // Gamma per item, summed over the batch (AMR section 3.3), at Delta = 0.
+      delta_.setZero(ni, D);
+      for (int s = 0; s < n; ++s) {
+        const float g = sigmoid(-x_[s]);
+        delta_.row(slot_i_[s]) -= g * a_.row(s);
+        delta_.row(slot_j_[s]) += g * a_.row(s);
+      }
+      for (int k = 0; k < ni; ++k) {
+        const float nrm = delta_.row(k).norm();
+        delta_.row(k) *= nrm > 0.0f ? c_.eps / nrm : 0.0f;
+      }
+    }
+    for (int s = 0; s < n; ++s) {
+      const float g = sigmoid(-x_[s]);
+      float G = g;
+      if (adv) {
+        const float x_adv = x_[s] + a_.row(s).dot(delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
+        const float g_adv = c_.reg_adv * sigmoid(-x_adv);
+        tot.adv_loss += softplus(-x_adv);
+        G += g_adv;
+        r_.row(s) = G * diffc_.row(s) + g_adv * (delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
+      } else {
+        r_.row(s) = G * diffc_.row(s);
+      }
+      G_[s] = G;
+    }
+    auto R = r_.topRows(n);
+    // E's gradient for the whole batch: -sum_s r_s theta_s^T (+ reg per triple), as one GEMM.
+    ge_.noalias() = -(R.transpose() * TH);
+    if (c_.reg_projection > 0.0f) ge_ += (c_.reg_projection * static_cast<float>(n)) * E;
+    er_.topRows(n).noalias() = R * E;
+    if (p_.visual_bias) {
+      gvb_ = -R.colwise().sum().transpose();
+      if (c_.reg_projection > 0.0f) gvb_ += (c_.reg_projection * static_cast<float>(n)) * ConstVectorMapF(p_.visual_bias, D);
+    }
+    const float reg = c_.reg;
+    for (int s = 0; s < n; ++s) {
+      const Triple& t = batch[s];
+      const float G = G_[s];
+      const int su = slot_u_[s], si = slot_i_[s], sj = slot_j_[s];
+      ++cnt_u_[su];
+      ++cnt_i_[si];
+      ++cnt_i_[sj];
+      gb_[si] -= G;
+      gb_[sj] += G;
+      if (K) {
+        const float* pu = p_.user_factors + static_cast<Index>(t.u) * K;
+        const float* qi = p_.item_factors + static_cast<Index>(t.i) * K;
+        const float* qj = p_.item_factors + static_cast<Index>(t.j) * K;
+        float* gu = gu_.data() + static_cast<Index>(su) * K;
+        float* gi = gq_.data() + static_cast<Index>(si) * K;
+        float* gj = gq_.data() + static_cast<Index>(sj) * K;
+        for (int k = 0; k < K; ++k) {
+          gu[k] += -G * (qi[k] - qj[k]);
+          gi[k] += -G * pu[k];
+          gj[k] += G * pu[k];
+        }
+        if (shared) {
+          for (int k = 0; k < K; ++k) gu[k] -= er_(s, k);
+        }
+      }
+      if (!shared) {
+        float* gt = gth_.data() + static_cast<Index>(su) * V;
+        for (int k = 0; k < V; ++k) gt[k] -= er_(s, k);
+      }
+    }
+    // Regularisation: reg * row per touch.
+    for (int k = 0; k < nu; ++k) {
+      const Index u = users_.rows()[static_cast<size_t>(k)];
+      const float c = reg * static_cast<float>(cnt_u_[k]);
+      if (c == 0.0f) continue;
+      if (K) vaxpy(gu_.data() + static_cast<Index>(k) * K, c, p_.user_factors + u * K, K);
+      if (!shared) vaxpy(gth_.data() + static_cast<Index>(k) * V, c, p_.user_visual + u * V, V);
+    }
+    for (int k = 0; k < ni; ++k) {
+      const Index i = items_.rows()[static_cast<size_t>(k)];
+      if (K && reg > 0.0f) vaxpy(gq_.data() + static_cast<Index>(k) * K, reg * static_cast<float>(cnt_i_[k]), p_.item_factors + i * K, K);
+      if (p_.item_bias) gb_[k] += c_.reg_bias * static_cast<float>(cnt_i_[k]) * p_.item_bias[i];
+    }
+  }
+
+  // One optimiser step per touched row and one for E (Hogwild writes across threads).
+  void apply(VBPRParams& p) {
+    const Optimizer opt = c_.optimizer;
+    const float lr = c_.lr;
+    const int D = D_, K = K_, V = V_;
+    const bool shared = p.shared_user();
+    for (int d = 0; d < D; ++d)
+      vstep(p.projection + static_cast<Index>(d) * V, row(p.projection_accum, d, V), ge_.row(d).data(), V, lr, opt);
+    if (p.visual_bias) vstep(p.visual_bias, p.visual_bias_accum, gvb_.data(), D, lr, opt);
+    for (int k = 0; k < users_.size(); ++k) {
+      const Index u = users_.rows()[static_cast<size_t>(k)];
+      if (K) vstep(p.user_factors + u * K, row(p.user_accum, u, K), gu_.data() + static_cast<Index>(k) * K, K, lr, opt);
+      if (!shared)
+        vstep(p.user_visual + u * V, row(p.user_visual_accum, u, V), gth_.data() + static_cast<Index>(k) * V, V, lr, opt);
+    }
+    for (int k = 0; k < items_.size(); ++k) {
+      const Index i = items_.rows()[static_cast<size_t>(k)];
+      if (K) vstep(p.item_factors + i * K, row(p.item_accum, i, K), gq_.data() + static_cast<Index>(k) * K, K, lr, opt);
+      if (p.item_bias) sstep(p.item_bias[i], row(p.bias_accum, i, 1), gb_[static_cast<size_t>(k)], lr, opt);
+    }
+  }
+
+  // Dense outputs for vbpr_objective_gradients.
+  void scatter(VBPRGradients& out) const {
+    const int D = D_, K = K_, V = V_;
+    const bool shared = p_.shared_user();
+    if (out.projection) MatrixMapF(out.projection, D, V) = ge_;
+    if (out.visual_bias && p_.visual_bias) VectorMapF(out.visual_bias, D) = gvb_;
+    if (out.users && K) std::fill_n(out.users, static_cast<Index>(p_.n_users) * K, 0.0f);
+    if (out.user_visual && !shared) std::fill_n(out.user_visual, static_cast<Index>(p_.n_users) * V, 0.0f);
+    if (out.items && K) std::fill_n(out.items, static_cast<Index>(p_.n_items) * K, 0.0f);
+    if (out.item_bias && p_.item_bias) std::fill_n(out.item_bias, p_.n_items, 0.0f);
+    if (out.delta) std::fill_n(out.delta, static_cast<Index>(p_.n_items) * D, 0.0f);
+    for (int k = 0; k < users_.size(); ++k) {
+      const Index u = users_.rows()[static_cast<size_t>(k)];
+      if (out.users && K) std::copy_n(gu_.data() + static_cast<Index>(k) * K, K, out.users + u * K);
+      if (out.user_visual && !shared) std::copy_n(gth_.data() + static_cast<Index>(k) * V, V, out.user_visual + u * V);
+    }
+    for (int k = 0; k < items_.size(); ++k) {
+      const Index i = items_.rows()[static_cast<size_t>(k)];
+      if (out.items && K) std::copy_n(gq_.data() + static_cast<Index>(k) * K, K, out.items + i * K);
+      if (out.item_bias && p_.item_bias) out.item_bias[i] = gb_[static_cast<size_t>(k)];
+      if (out.delta && c_.adversarial()) std::copy_n(delta_.row(k).data(), D, out.delta + i * D);
+    }
+  }
+
+ private:
+  const VBPRParams& p_;
+  const VBPRTrainConfig& c_;
+  const int D_, K_, V_, B_;
+  Slots users_, items_;
+  RowMatrixF diffc_, th_, w_, a_, r_, er_, ge_, delta_;
+  Eigen::VectorXf gvb_;
+  std::vector<int> slot_u_, slot_i_, slot_j_, cnt_u_, cnt_i_;
+  std::vector<float> x_, G_, gu_, gth_, gq_, gb_;
+};
+
+// ---- sampling -------------------------------------------------------------------------------------
+struct Pair {
+  std::int32_t u, i;
+};
+
+std::vector<Pair> pairs_of(const CsrView& train) {
+  std::vector<Pair> pairs(static_cast<size_t>(train.nnz()));
+  for (std::int32_t u = 0; u < train.n_rows; ++u)
+    for (Index e = train.row_begin(u); e < train.row_end(u); ++e) pairs[static_cast<size_t>(e)] = {u, train.indices[e]};
+  return pairs;
+}
+
+// Negative candidates: items with a training interaction (or every item).
+std::vector<std::int32_t> negative_pool(const CsrView& train, bool cold_negatives) {
+  std::vector<std::int32_t> pool;
+  if (cold_negatives) {
+    pool.resize(static_cast<size_t>(train.n_cols));
+    for (std::int32_t k = 0; k < train.n_cols; ++k) pool[static_cast<size_t>(k)] = k;
+    return pool;
+  }
+  std::vector<char> warm(static_cast<size_t>(train.n_cols), 0);
+  for (Index e = 0; e < train.nnz(); ++e) warm[static_cast<size_t>(train.indices[e])] = 1;
+  for (std::int32_t k = 0; k < train.n_cols; ++k)
+    if (warm[static_cast<size_t>(k)]) pool.push_back(k);
+  return pool;
+}
+
+// Draws a training pair uniformly and a negative uniformly from the pool minus the user's items.
+// false when the user holds every pool item (no negative exists).
+inline bool draw(const CsrView& train, const std::vector<Pair>& pairs, const std::vector<std::int32_t>& pool, Rng& rng,
+                 Triple& t) {
+  const Pair pr = pairs[static_cast<size_t>(rng.uniform(static_cast<std::uint64_t>(pairs.size())))];
+  t.u = pr.u;
+  t.i = pr.i;
+  if (train.row_size(pr.u) >= static_cast<Index>(pool.size())) return false;
+  do {
+    t.j = pool[static_cast<size_t>(rng.uniform(static_cast<std::uint64_t>(pool.size())))];
+  } while (train.contains(pr.u, t.j));
+  return true;
+}
+
+void check_finite(const VBPRParams& p, double loss, const VBPRTrainConfig& c) {
+  const Index K = p.dim, V = p.vdim, D = p.n_features;
+  bool ok = std::isfinite(loss) && all_finite(p.projection, D * V) && all_finite(p.user_visual, p.n_users * V);
+  if (K) ok = ok && all_finite(p.user_factors, p.n_users * K) && all_finite(p.item_factors, p.n_items * K);
+  if (p.item_bias) ok = ok && all_finite(p.item_bias, p.n_items);
+  if (p.visual_bias) ok = ok && all_finite(p.visual_bias, D);
+  if (!ok) {
+    throw NumericalError("training diverged: parameters became NaN or infinite (epoch " + std::to_string(c.epoch) +
+                         "); lower the learning rate (lr=" + std::to_string(c.lr) +
+                         ") or scale the item features down");
+  }
+}
+
+EpochStats finish(const std::vector<Totals>& totals) {
+  EpochStats out;
+  Index correct = 0;
+  for (const auto& t : totals) {
+    out.samples += t.samples;
+    out.skipped += t.skipped;
+    out.loss += t.loss;
+    out.adv_loss += t.adv_loss;
+    correct += t.correct;
+  }
+  if (out.samples > 0) {
+    out.loss /= static_cast<double>(out.samples);
+    out.adv_loss /= static_cast<double>(out.samples);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+  }
+  return out;
+}
+
+void check_triples(const VBPRParams& p, const std::int32_t* users, const std::int32_t* pos, const std::int32_t* neg,
+                   Index n) {
+  for (Index t = 0; t < n; ++t) {
+    require(users[t] >= 0 && users[t] < p.n_users && pos[t] >= 0 && pos[t] < p.n_items && neg[t] >= 0 &&
+                neg[t] < p.n_items,
+            "triple " + std::to_string(t) + " has an id out of range");
+  }
+}
+
+}  // namespace
+
+void VBPRTrainConfig::validate() const {
+  require(std::isfinite(lr) && lr > 0.0f, "lr must be a positive finite number, got " + std::to_string(lr));
+  require(std::isfinite(reg) && reg >= 0.0f, "reg must be >= 0, got " + std::to_string(reg));
+  require(std::isfinite(reg_bias) && reg_bias >= 0.0f, "reg_bias must be >= 0");
+  require(std::isfinite(reg_projection) && reg_projection >= 0.0f, "reg_projection must be >= 0");
+  require(std::isfinite(eps) && eps >= 0.0f, "eps must be >= 0, got " + std::to_string(eps));
+  require(std::isfinite(reg_adv) && reg_adv >= 0.0f, "reg_adv must be >= 0, got " + std::to_string(reg_adv));
+  require(batch_size >= 1, "batch_size must be >= 1");
+  require(num_threads >= 0, "num_threads must be >= 0");
+}
+
+void VBPRParams::validate(const VBPRTrainConfig* config) const {
+  require(n_users > 0 && n_items > 0, "model must have at least one user and item");
+  require(vdim > 0 && n_features > 0, "content factors and feature dimension must be positive");
+  require(dim >= 0, "dim must be >= 0");
+  require(features && projection && user_visual, "features, projection and user visual factors are required");
+  require(dim == 0 || (user_factors && item_factors), "ID factor matrices are missing");
+  require(!shared_user() || dim == vdim, "a shared user vector needs dim == vdim");
+  if (config && config->optimizer == Optimizer::Adagrad) {
+    require(projection_accum && user_visual_accum && (dim == 0 || (user_accum && item_accum)),
+            "Adagrad needs accumulator arrays");
+    require(!item_bias || bias_accum, "Adagrad needs a bias accumulator");
+    require(!visual_bias || visual_bias_accum, "Adagrad needs a visual bias accumulator");
+    require(!shared_user() || user_visual_accum == user_accum, "shared user vector needs a shared accumulator");
+  }
+}
+
+EpochStats train_vbpr(VBPRParams& params, const CsrView& train, const VBPRTrainConfig& config) {
+  config.validate();
+  params.validate(&config);
+  require(train.n_rows == params.n_users && train.n_cols == params.n_items,
+          "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
+              " items but the model has " + std::to_string(params.n_users) + " x " + std::to_string(params.n_items));
+  require(train.nnz() > 0, "training data is empty");
+  const std::vector<Pair> pairs = pairs_of(train);
+  const std::vector<std::int32_t> pool = negative_pool(train, config.cold_negatives);
+  const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
+  const int n_chunks = resolve_threads(config.num_threads);
+  std::vector<Totals> totals(static_cast<size_t>(n_chunks));
+  ExceptionCarrier carrier;
+#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
+  for (int chunk = 0; chunk < n_chunks; ++chunk) {
+    carrier.run([&] {
+      const Index begin = total * chunk / n_chunks, end = total * (chunk + 1) / n_chunks;
+      Rng rng(mix_seed(config.seed, config.epoch, 0x7B9Bu), static_cast<std::uint64_t>(chunk));
+      Totals& tot = totals[static_cast<size_t>(chunk)];
+      if (config.batch_size == 1) {
+        VSampleStep step(params, config);
+        Triple t;
+        for (Index s = begin; s < end; ++s) {
+          if (!draw(train, pairs, pool, rng, t)) {
+            ++tot.skipped;
+            continue;
+          }
+          step(t, tot);
+          ++tot.samples;
+        }
+      } else {
+        VBatchStep step(params, config, config.batch_size);
+        std::vector<Triple> batch(static_cast<size_t>(config.batch_size));
+        for (Index s = begin; s < end;) {
+          int n = 0;
+          for (; s < end && n < config.batch_size; ++s) {
+            if (draw(train, pairs, pool, rng, batch[static_cast<size_t>(n)])) ++n;
+            else ++tot.skipped;
+          }
+          if (!n) continue;
+          step.compute(batch.data(), n, tot);
+          step.apply(params);
+          tot.samples += n;
+        }
+      }
+    });
+  }
+  carrier.rethrow();
+  EpochStats out = finish(totals);
+  check_finite(params, out.loss, config);
+  return out;
+}
+
+EpochStats train_vbpr_on_triples(VBPRParams& params, const std::int32_t* users, const std::int32_t* pos,
+                                 const std::int32_t* neg, Index n_triples, const VBPRTrainConfig& config) {
+  config.validate();
+  params.validate(&config);
+  check_triples(params, users, pos, neg, n_triples);
+  std::vector<Totals> totals(1);
+  Totals& tot = totals[0];
+  VSampleStep sample_step(params, config);
+  VBatchStep batch_step(params, config, config.batch_size);
+  std::vector<Triple> batch(static_cast<size_t>(config.batch_size));
+  for (Index t = 0; t < n_triples;) {
+    int n = 0;
+    for (; t < n_triples && n < config.batch_size; ++t) {
+      require(pos[t] != neg[t], "triple " + std::to_string(t) + " has i == j");
+      batch[static_cast<size_t>(n++)] = Triple{users[t], pos[t], neg[t]};
+    }
+    if (config.batch_size == 1) {
+      sample_step(batch[0], tot);
+    } else {
+      batch_step.compute(batch.data(), n, tot);
+      batch_step.apply(params);
+    }
+    tot.samples += n;
+  }
+  EpochStats out = finish(totals);
+  check_finite(params, out.loss, config);
+  return out;
+}
+
+double vbpr_objective_gradients(const VBPRParams& params, const std::int32_t* users, const std::int32_t* pos,
+                                const std::int32_t* neg, Index n_triples, const VBPRTrainConfig& config,
+                                VBPRGradients& out) {
+  config.validate();
+  params.validate(nullptr);
+  check_triples(params, users, pos, neg, n_triples);
+  require(n_triples > 0 && n_triples < (Index(1) << 30), "need between 1 and 2^30 triples");
+  std::vector<Triple> batch(static_cast<size_t>(n_triples));
+  for (Index t = 0; t < n_triples; ++t) batch[static_cast<size_t>(t)] = Triple{users[t], pos[t], neg[t]};
+  VBatchStep step(params, config, static_cast<int>(n_triples));
+  Totals tot;
+  step.compute(batch.data(), static_cast<int>(n_triples), tot);
+  step.scatter(out);
+  return tot.loss + config.reg_adv * tot.adv_loss;
+}
+
+void vbpr_item_content(const VBPRParams& p, const float* delta, float* out_v, float* out_b, int num_threads) {
+  const Index D = p.n_features, V = p.vdim;
+  const int n_chunks = resolve_threads(num_threads);
+  ConstMatrixMapF E(p.projection, D, V);
+  // Blocks of items so that F + delta never has to exist as a whole.
+  const Index block = 256;
+  const Index n_blocks = (p.n_items + block - 1) / block;
+#pragma omp parallel for num_threads(n_chunks) schedule(dynamic, 1)
+  for (Index b = 0; b < n_blocks; ++b) {
+    const Index lo = b * block, hi = std::min<Index>(p.n_items, lo + block);
+    RowMatrixF C = ConstMatrixMapF(p.features + lo * D, hi - lo, D);
+    if (delta) C += ConstMatrixMapF(delta + lo * D, hi - lo, D);
+    MatrixMapF(out_v + lo * V, hi - lo, V).noalias() = C * E;
+    if (out_b && p.visual_bias) VectorMapF(out_b + lo, hi - lo).noalias() = C * ConstVectorMapF(p.visual_bias, D);
+  }
+}
+
+double vbpr_feature_gradients(const VBPRParams& p, const float* delta, const std::int32_t* users,
+                              const std::int32_t* pos, const std::int32_t* neg, Index n_triples, float* grad,
+                              Index* correct, int num_threads) {
+  p.validate(nullptr);
+  check_triples(p, users, pos, neg, n_triples);
+  const int K = p.dim, V = p.vdim, D = p.n_features;
+  // Item content vectors at the perturbed features, then per triple only dot products. The
+  // gradient w.r.t. c_k is E^T m_k + n_k b', with m_k = sum_t (+-g_t theta_u) and n_k = sum_t +-g_t:
+  // accumulate (m, n) per item, then one GEMM.
+  RowMatrixF vis(p.n_items, V);
+  Eigen::VectorXf vb = Eigen::VectorXf::Zero(p.n_items);
+  vbpr_item_content(p, delta, vis.data(), p.visual_bias ? vb.data() : nullptr, num_threads);
+  const int n_chunks = resolve_threads(num_threads);
+  std::vector<RowMatrixF> M(static_cast<size_t>(n_chunks));
+  std::vector<Eigen::VectorXf> N(static_cast<size_t>(n_chunks));
+  std::vector<double> losses(static_cast<size_t>(n_chunks), 0.0);
+  std::vector<Index> corrects(static_cast<size_t>(n_chunks), 0);
+  ExceptionCarrier carrier;
+#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
+  for (int chunk = 0; chunk < n_chunks; ++chunk) {
+    carrier.run([&] {
+      RowMatrixF& m = M[static_cast<size_t>(chunk)];
+      Eigen::VectorXf& nn = N[static_cast<size_t>(chunk)];
+      m = RowMatrixF::Zero(p.n_items, V);
+      nn = Eigen::VectorXf::Zero(p.n_items);
+      const Index begin = n_triples * chunk / n_chunks, end = n_triples * (chunk + 1) / n_chunks;
+      for (Index t = begin; t < end; ++t) {
+        const std::int32_t u = users[t], i = pos[t], j = neg[t];
+        const float* th = p.user_visual + static_cast<Index>(u) * V;
+        float x = 0.0f;
+        for (int k = 0; k < V; ++k) x += th[k] * (vis(i, k) - vis(j, k));
+        if (K) {
+          const float* pu = p.user_factors + static_cast<Index>(u) * K;
+          const float* qi = p.item_factors + static_cast<Index>(i) * K;
+          const float* qj = p.item_factors + static_cast<Index>(j) * K;
+          for (int k = 0; k < K; ++k) x += pu[k] * (qi[k] - qj[k]);
+        }
+        if (p.item_bias) x += p.item_bias[i] - p.item_bias[j];
+        x += vb[i] - vb[j];
+        losses[static_cast<size_t>(chunk)] += softplus(-x);
+        corrects[static_cast<size_t>(chunk)] += x > 0.0f;
+        const float g = sigmoid(-x);
+        float* mi = m.row(i).data();
+        float* mj = m.row(j).data();
+        for (int k = 0; k < V; ++k) {
+          mi[k] -= g * th[k];
+          mj[k] += g * th[k];
+        }
+        nn[i] -= g;
+        nn[j] += g;
+      }
+    });
+  }
+  carrier.rethrow();
+  for (int c = 1; c < n_chunks; ++c) {
+    M[0] += M[static_cast<size_t>(c)];
+    N[0] += N[static_cast<size_t>(c)];
+  }
+  MatrixMapF out(grad, p.n_items, D);
+  out.noalias() = M[0] * ConstMatrixMapF(p.projection, D, V).transpose();
+  if (p.visual_bias) out.noalias() += N[0] * ConstVectorMapF(p.visual_bias, D).transpose();
+  double loss = 0.0;
+  Index corr = 0;
+  for (int c = 0; c < n_chunks; ++c) {
+    loss += losses[static_cast<size_t>(c)];
+    corr += corrects[static_cast<size_t>(c)];
+  }
+  if (correct) *correct = corr;
+  return loss;
+}
+
+}  // namespace advrec
