@@ -140,6 +140,14 @@ def main():
             rows[name]["gain_vs_continued_sasrec"] = {
                 p: {m: (rows[name][p][m] - base[p][m]) / base[p][m] for m in base[p]} for p in ("full", "sampled100")}
             rows[name]["epoch_ratio_vs_sasrec"] = rows[name]["epoch_seconds"] / base["epoch_seconds"]
+            full_adv = advrec.evaluate(adv, train, test, k=(10, 100), num_threads=T)
+            full_more = advrec.evaluate(more, train, test, k=(10, 100), num_threads=T)
+            rows[name]["paired_ttest_vs_continued_sasrec"] = {
+                m: {"statistic": t_.statistic, "pvalue": t_.pvalue}
+                for m in ("ndcg@10", "ndcg@100") for t_ in [advrec.stats.paired_ttest(full_adv, full_more, m)]}
+            print(f"   paired t-test vs continued SASRec: "
+                  + ", ".join(f"{m} p={v['pvalue']:.2g}" for m, v in rows[name]["paired_ttest_vs_continued_sasrec"].items()),
+                  flush=True)
 
     if "modes" not in skip:
         # Hogwild vs synchronous data parallel, same initialisation (2 epochs of SASRec), same threads.
