@@ -361,8 +361,8 @@ class ASASRec(SASRec):
     reg_adv : float
         lambda (paper: 1).
     perturb : {"paper", "output"}
-        ``"paper"`` (eq. 9): a perturbation on the item embedding at every input position
-        (``Delta_t`` added to ``M[x_t]`` before the sqrt(d) scaling) and on the output embeddings
+        ``"paper"`` (eq. 9): a perturbation at every input position (``Delta_t`` added to the
+        embedding sum ``sqrt(d) * M[x_t] + P_t``, so its norm is eps whatever d) and on the output embeddings
         of the target and the negative item at every position, each from the gradient of the
         user's sequence loss. ``"output"`` (the authors' released TensorFlow code): Gamma is the
         gradient of the mini-batch loss w.r.t. the whole item table (summed over every use),

@@ -33,6 +33,10 @@ namespace {
 
 using seq::Mat;
 using MatF = Mat<float>;
+// Buffers handed to Eigen kernels are allocated with Eigen's alignment: with AVX-512 some kernels
+// take different (equally correct) summation orders depending on the address modulo 64, which
+// would make single-thread runs differ bit-wise from one allocation to the next.
+using AlignedVec = std::vector<float, Eigen::aligned_allocator<float>>;
 
 void check_sequences(const CsrView& seqs, std::int32_t n_items, const char* name) {
   require(seqs.n_rows >= 0 && seqs.indptr != nullptr, std::string(name) + ": missing indptr");
@@ -50,7 +54,8 @@ void check_sequences(const CsrView& seqs, std::int32_t n_items, const char* name
 
 // Per-thread gradient buffers and scratch space.
 struct Workspace {
-  std::vector<float> gdense;
+  AlignedVec gdense;
+  AlignedVec dense;           // snapshot of the dense parameters read by this pass (aligned)
   std::vector<float> gitem;   // n_items x d, zero outside touched rows
   std::vector<char> flag;     // row touched?
   std::vector<std::int32_t> touched;
@@ -182,24 +187,27 @@ class Trainer {
   // pass); phase 1: the released-code adversarial pass with ws.delta_ptr perturbing output rows.
   void pass(Workspace& ws, float scale, int phase) {
     if (ws.x.empty()) return;
+    // Hogwild reads the shared weights once per mini-batch into aligned memory.
+    ws.dense.assign(p_.dense, p_.dense + L_.size());
+    const float* dense = ws.dense.data();
     const int d = cfg_.dim;
     const std::int32_t* x = ws.x.data();
     const std::int32_t* tgt = ws.tgt.data();
     const std::int32_t* neg = ws.neg.data();
     seq::Embeddings<float> emb{p_.item_emb, nullptr, nullptr};
     const float lam = cfg_.reg_adv;
-    seq::net_forward(x, ws.segs, p_.dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
+    seq::net_forward(x, ws.segs, dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
     if (phase == 1) {
       ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr,
                                       (const float*)nullptr, ws.delta_ptr, scale * lam, ws.dZ, ws.gpos, ws.gneg,
                                       nullptr, nullptr);
-      seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+      seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
       route(ws, scale * lam);
       return;
     }
     ws.loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr, (const float*)nullptr,
                                 (const float*)nullptr, scale, ws.dZ, ws.gpos, ws.gneg, &ws.correct, &ws.positions);
-    seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
     route(ws, scale);
     if (!(cfg_.adversarial() && cfg_.perturb == SeqPerturb::Paper)) return;
     // SAO eq. 8-9: one perturbation per input position and per target / negative output vector,
@@ -216,10 +224,10 @@ class Trainer {
       scaled_unit(ws.dneg.row(t), ws.gneg.data() + t * d, d, eps);
     }
     seq::Embeddings<float> adv{p_.item_emb, nullptr, ws.din.data()};
-    seq::net_forward(x, ws.segs, p_.dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
+    seq::net_forward(x, ws.segs, dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
     ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, ws.dpos.data(), ws.dneg.data(),
                                     (const float*)nullptr, scale * lam, ws.dZ, ws.gpos, ws.gneg, nullptr, nullptr);
-    seq::net_backward(ws.dZ, ws.segs, p_.dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
     route(ws, scale * lam);
   }
 
@@ -407,6 +415,7 @@ void sasrec_encode(const SASRecParams& params, const CsrView& seqs, const std::i
     require(users[k] >= 0 && users[k] < seqs.n_rows, "users contains id " + std::to_string(users[k]) +
                                                          ", outside [0, " + std::to_string(seqs.n_rows) + ")");
   }
+  const AlignedVec dense(params.dense, params.dense + L.size());
   ExceptionCarrier carrier;
   const Index chunk = 256;  // users packed into one forward pass
   const Index n_chunks = (n_users + chunk - 1) / chunk;
@@ -433,7 +442,7 @@ void sasrec_encode(const SASRecParams& params, const CsrView& seqs, const std::i
         }
         if (!x.empty()) {
           seq::Embeddings<float> emb{params.item_emb, nullptr, nullptr};
-          seq::net_forward(x.data(), segs, params.dense, emb, L, config.heads, none, cache);
+          seq::net_forward(x.data(), segs, dense.data(), emb, L, config.heads, none, cache);
         }
         size_t g = 0;
         for (Index k = k0; k < k1; ++k) {
@@ -469,7 +478,9 @@ double sasrec_loss_gradients(const SASRecParams& params, const CsrView& seqs, co
   }
   const int T = resolve_threads(num_threads);
   const Index table = static_cast<Index>(params.n_items) * d;
-  std::vector<std::vector<float>> gi(T), gd(T);
+  std::vector<std::vector<float>> gi(T);
+  std::vector<AlignedVec> gd(T);
+  const AlignedVec dense(params.dense, params.dense + L.size());
   std::vector<double> loss(T, 0.0);
   std::vector<Index> corr(T, 0);
   ExceptionCarrier carrier;
@@ -506,11 +517,11 @@ double sasrec_loss_gradients(const SASRecParams& params, const CsrView& seqs, co
         }
         if (x.empty()) return;
         seq::Embeddings<float> emb{params.item_emb, item_delta, nullptr};
-        seq::net_forward(x.data(), segs, params.dense, emb, L, config.heads, none, cache);
+        seq::net_forward(x.data(), segs, dense.data(), emb, L, config.heads, none, cache);
         // output embeddings = table + delta
         loss[tid] += seq::output_loss(cache.Z, tgt.data(), ng.data(), params.item_emb, d, (const float*)nullptr,
                                       (const float*)nullptr, item_delta, 1.0f, dZ, gpos, gneg, &corr[tid], nullptr);
-        seq::net_backward(dZ, segs, params.dense, L, config.heads, none, cache, gd[tid].data(), dE0);
+        seq::net_backward(dZ, segs, dense.data(), L, config.heads, none, cache, gd[tid].data(), dE0);
         float* g = gi[tid].data();
         for (Index t = 0; t < static_cast<Index>(x.size()); ++t) {
           for (int q = 0; q < d; ++q) g[Index(x[t]) * d + q] += sd * dE0(t, q);

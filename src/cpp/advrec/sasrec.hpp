@@ -3,7 +3,9 @@
 // Network for one user sequence x_0..x_{n-1} (the most recent n <= maxlen items, left padded to
 // maxlen: position of x_t is o + t with o = maxlen - n; padded slots are skipped entirely, which is
 // what the reference's padding masks achieve):
-//   E_t   = drop(sqrt(d) * (M[x_t] + DeltaIn_t) + P[o + t])                       (eq. 1 / 9)
+//   E_t   = drop(sqrt(d) * M[x_t] + P[o + t] + DeltaIn_t)                         (eq. 1 / 9)
+// (the reference scales item embeddings by sqrt(d); eq. 9 adds Delta to the sum M + P, so the
+// input perturbation has norm eps whatever d is)
 //   blocks x:  X <- X + MHA(LN1(X))     causal multi-head self-attention, dropout on the weights
 //              X <- X + drop(relu(LN2(X) W1 + b1) drop) W2 + b2)                  (eq. 2-3)
 //   Z     = LN_final(X)
@@ -448,7 +450,7 @@ template <class S>
 struct Embeddings {
   const S* item = nullptr;        // n_items x d
   const S* item_delta = nullptr;  // optional n_items x d added to every use (attacks)
-  const S* in_delta = nullptr;    // optional n x d added at input position t (SAO paper mode)
+  const S* in_delta = nullptr;    // optional n x d added to the embedding sum at input row t (SAO eq. 9)
 };
 
 inline AttentionWeights attention_weights(const SASRecLayout& L, Index b) {
@@ -472,8 +474,8 @@ void net_forward(const std::int32_t* x, const Segments& segs, const S* dense, co
       auto row = c.E.row(r);
       row = RowMap<S>(emb.item + Index(x[r]) * d, d);
       if (emb.item_delta) row += RowMap<S>(emb.item_delta + Index(x[r]) * d, d);
-      if (emb.in_delta) row += RowMap<S>(emb.in_delta + r * d, d);
       row = row * sd + RowMap<S>(dense + L.pos() + (o + t) * d, d);
+      if (emb.in_delta) row += RowMap<S>(emb.in_delta + r * d, d);
     }
   }
   if (mk.active) c.E = c.E.cwiseProduct(mk.emb);
