@@ -8,14 +8,14 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochLoop, Recommender, register
+from .base import EpochTrained, register
 from .mf import _check_float, _check_positive_int, _check_train
 
 _PERTURB = ("paper", "output")
 
 
 @register
-class SASRec(Recommender):
+class SASRec(EpochTrained):
     """Self-attentive sequential recommendation.
 
     Each user's training interactions in chronological order (``train.sequences()``: timestamps, or
@@ -217,21 +217,18 @@ class SASRec(Recommender):
         self._remember_train(train)
         self._pretrain_now = init is None
         try:
-            n = self.epochs if epochs is None else _check_positive_int(epochs, "epochs", allow_zero=True)
-            loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
-                             eval_metrics=eval_metrics, patience=patience, callback=callback,
-                             show_progress=self.show_progress)
-            for phase, count, cfg in self._phases(n):
-                if count and not loop.run(count, self._epoch_fn(cfg), phase):
-                    break
+            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
         finally:
             self._pretrain_now = False
-        return self
+
+    def _remember_train(self, train) -> None:
+        super()._remember_train(train)
+        self._remember_sequences(train)
 
     def _phases(self, epochs: int):
         return [("sasrec", epochs, self._config())]
 
-    def _epoch_fn(self, cfg):
+    def _epoch_fn(self, train, cfg):
         self._ensure_adam()
         hist_indptr, hist_indices = self._train_indptr, self._train_indices
 
