@@ -21,6 +21,13 @@ cmake -S . -B build/ctest -G Ninja -DADVREC_BUILD_TESTS=ON -DADVREC_BUILD_PYTHON
 cmake --build build/ctest -j "$JOBS"
 ctest --test-dir build/ctest --output-on-failure -j "$JOBS"
 
+# The wheel also carries AVX2/AVX-512 builds chosen at import time; some kernels differ by ISA
+# (register blocking, vector widths), so the C++ tests run once more built for this machine.
+echo "== C++ unit tests, built for this machine's instruction set (-march=native)"
+cmake -S . -B build/ctest-native -G Ninja -DADVREC_BUILD_TESTS=ON -DADVREC_BUILD_PYTHON=OFF -DADVREC_NATIVE=ON >/dev/null
+cmake --build build/ctest-native -j "$JOBS"
+ctest --test-dir build/ctest-native --output-on-failure -j "$JOBS"
+
 echo "== C++ unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (ctest)"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADVREC_BUILD_TESTS=ON -DADVREC_BUILD_PYTHON=OFF \
       -DADVREC_ISA_DISPATCH=OFF -DADVREC_SANITIZE=ON >/dev/null

@@ -19,14 +19,16 @@ namespace {
 // Items per panel: a panel of packed factors (dim × kPanel floats) stays in L2 while a tile of
 // users is scored against it, and a tile's scores (kUsers × kPanel) stay in L1.
 constexpr int kPanel = 256;
-constexpr int kUsers = 4;
 // Item columns per register block: two vector registers per user row, so kUsers × 2 accumulators
-// plus operands fit the 16 vector registers of every x86-64 ISA level.
+// plus operands fit the register file (16 vector registers below AVX-512, 32 with it).
 #if defined(__AVX512F__)
+constexpr int kUsers = 8;
 constexpr int kLanes = 32;
 #elif defined(__AVX__)
+constexpr int kUsers = 4;
 constexpr int kLanes = 16;
 #else
+constexpr int kUsers = 4;
 constexpr int kLanes = 8;
 #endif
 static_assert(kPanel % kLanes == 0, "panel width must be a multiple of the register block");
@@ -89,6 +91,15 @@ void score_panel(const float* const* user_rows, const float* panel, int dim, flo
     for (int r = 0; r < kUsers; ++r)
       for (int c = 0; c < kLanes; ++c) out[r * kPanel + c0 + c] = acc[r][c];
   }
+}
+
+// Largest value of a panel row: lets the selection skip a whole row segment with one vectorised
+// pass when nothing in it can enter the current top-k (the common case once the heap is full).
+inline float row_max(const float* row, std::int32_t size) {
+  float m = kNegInf;
+#pragma omp simd reduction(max : m)
+  for (std::int32_t c = 0; c < size; ++c) m = std::max(m, row[c]);
+  return m;
 }
 
 // Sets the scores of the sorted ids in [*cursor, end) that fall into [begin, begin + size) to -inf
@@ -270,6 +281,7 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
               if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
               TopKHeap& heap = heaps[r];
               float threshold = heap.threshold();
+              if (row_max(row, size) < threshold) continue;
               for (std::int32_t c = 0; c < size; ++c) {
                 // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
                 if (row[c] >= threshold && row[c] != kNegInf) {
@@ -376,6 +388,7 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
                              : std::max(lowest_test, std::nextafter(best.front(), std::numeric_limits<float>::infinity()));
                 };
                 float threshold = gate();
+                if (row_max(row, size) < threshold) continue;
                 for (std::int32_t c = 0; c < size; ++c) {
                   const float v = row[c];
                   if (v < threshold) continue;
