@@ -249,3 +249,18 @@ def test_movielens_genres_light_path(dataset):
     texts = advrec.features.movielens_texts(folder, d, max_tags=3)
     assert len(texts) == d.n_items and all(t for t in texts[:50])
     assert "Genres:" in texts[0]
+
+
+def test_amr_from_a_default_vbpr_adopts_its_structure():
+    data = advrec.datasets.synthetic(n_users=150, n_items=80, seed=4)
+    train, test = advrec.split.leave_one_out(data, by="time")
+    vbpr = advrec.VBPR(factors=8, epochs=2, num_threads=1, show_progress=False).fit(train)
+    with pytest.warns(UserWarning, match="adopts the structure"):
+        amr = advrec.AMR(factors=8, epochs=1, num_threads=1, show_progress=False).fit(train, init=vbpr)
+    assert (amr.shared_user, amr.item_bias, amr.visual_bias) == (False, True, True)
+    # eps = 0 continues the VBPR model exactly like one more VBPR epoch would
+    same = advrec.AMR(factors=8, epochs=1, eps=0.0, num_threads=1, show_progress=False)
+    with pytest.warns(UserWarning):
+        same.fit(train, init=vbpr)
+    more = advrec.VBPR(factors=8, epochs=1, num_threads=1, show_progress=False).fit(train, init=vbpr)
+    np.testing.assert_array_equal(same.score(np.arange(5)), more.score(np.arange(5)))

@@ -532,6 +532,27 @@ class AMR(VBPR):
         self.reg_adv = reg_adv
         self.pretrain_epochs = pretrain_epochs
 
+    _STRUCTURE = ("visual_factors", "item_bias", "visual_bias", "shared_user")
+
+    def fit(self, train, *, item_features=None, init=None, **kwargs):
+        """As :meth:`VBPR.fit`. With ``init`` a content model of another structure (e.g. a default
+        two-vector ``VBPR``) while this AMR keeps its default structure, the AMR adopts the init
+        model's structure (with a warning) and trains that model adversarially on the features;
+        an explicitly chosen structure that differs from ``init`` is an error."""
+        if isinstance(init, VBPR) and not isinstance(init, AMR):
+            defaults = {"visual_factors": None, "item_bias": False, "visual_bias": False, "shared_user": True}
+            mine = {name: getattr(self, name) for name in self._STRUCTURE}
+            theirs = {name: getattr(init, name) for name in self._STRUCTURE}
+            if mine == defaults and theirs != mine:
+                import warnings
+
+                warnings.warn(f"AMR adopts the structure of its init model ({theirs}) instead of eq. 4's shared user "
+                              "vector; pre-train VBPR(shared_user=True, item_bias=False, visual_bias=False) for the "
+                              "paper's model", UserWarning, stacklevel=2)
+                for name, value in theirs.items():
+                    setattr(self, name, value)
+        return super().fit(train, item_features=item_features, init=init, **kwargs)
+
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
         _check_float(self.eps, "eps")
