@@ -203,3 +203,14 @@ def test_bad_input(planted, sas):
                            np.array([0], np.int32), sas._config())
     with pytest.raises(advrec.NotFittedError):
         advrec.SASRec(**KW).recommend([0])
+
+
+def test_asasrec_takes_the_architecture_of_its_init_model():
+    data = advrec.datasets.synthetic(n_users=120, n_items=60, seed=2)
+    train, _ = advrec.split.leave_one_out(data, by="time")
+    sas = advrec.SASRec(factors=8, maxlen=12, blocks=1, heads=2, epochs=1, num_threads=1,
+                        show_progress=False).fit(train)
+    asas = advrec.ASASRec(eps=0.1, epochs=1, num_threads=1, show_progress=False).fit(train, init=sas)
+    assert (asas.factors, asas.maxlen, asas.blocks, asas.heads) == (8, 12, 1, 2)
+    with pytest.raises(ValueError, match="maxlen"):
+        advrec.ASASRec(factors=8, maxlen=20, blocks=1, heads=2, epochs=1, show_progress=False).fit(train, init=sas)

@@ -392,6 +392,20 @@ class ASASRec(SASRec):
             raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
         _check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
 
+    _ARCHITECTURE = {"factors": 64, "maxlen": 50, "blocks": 2, "heads": 1}
+
+    def fit(self, train, *, init=None, **kwargs):
+        """As :meth:`SASRec.fit`. With ``init``, an ASASRec left at the default architecture takes
+        the init model's (``factors``, ``maxlen``, ``blocks``, ``heads``), so that
+        ``ASASRec(eps=0.5).fit(train, init=sas)`` works for any SASRec; an explicitly chosen
+        architecture that differs from ``init`` is an error."""
+        if isinstance(init, SASRec):
+            mine = {name: getattr(self, name) for name in self._ARCHITECTURE}
+            if mine == self._ARCHITECTURE:
+                for name in self._ARCHITECTURE:
+                    setattr(self, name, getattr(init, name))
+        return super().fit(train, init=init, **kwargs)
+
     def _adversarial_config(self):
         cfg = self._config()
         cfg.eps = float(self.eps)
