@@ -51,7 +51,8 @@ T* row(T* base, Index r, int d) {
   return base ? base + r * d : nullptr;
 }
 
-struct Totals {
+// Per-thread counters, one cache line each (no false sharing between threads).
+struct alignas(64) Totals {
   Index samples = 0, skipped = 0, correct = 0;
   double loss = 0.0, adv_loss = 0.0;
 };
