@@ -55,7 +55,7 @@ def test_structure_mismatch_is_explained(data):
     two_vectors = advrec.VBPR(**KW).fit(train)
     # an explicitly chosen structure that differs from init is an error (a default one adopts it)
     with pytest.raises(ValueError, match="shared_user"):
-        advrec.AMR(**KW, visual_factors=4).fit(train, init=two_vectors)
+        advrec.AMR(**KW, item_bias=True).fit(train, init=two_vectors)
     with pytest.raises(TypeError, match="init"):
         advrec.AMR(**KW).fit(train, init=advrec.ItemPop().fit(train))
     with pytest.raises(ValueError, match="factors"):
