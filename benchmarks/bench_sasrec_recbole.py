@@ -211,6 +211,7 @@ def main() -> None:
     ap.add_argument("--recbole-batches", type=int, default=0,
                     help="time only this many RecBole batches per epoch (after 10 warm-up batches) and "
                          "extrapolate to the full epoch; 0 = whole epochs (about 9 min each on 2 cores)")
+    ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--worker", choices=["advrec"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker == "advrec":
@@ -250,7 +251,7 @@ def main() -> None:
         print(f"{name:8s} {s['median_epoch_seconds']:8.2f} s/epoch  {s['targets_per_second']:10.0f} targets/s  "
               f"{s['targets_per_epoch']} targets/epoch  peak RSS {s['median_peak_rss_mb']:.0f} MB")
     print(f"advrec is {speed['epoch_speedup']:.1f}x faster per epoch, {speed['per_target_speedup']:.1f}x per target")
-    write_result("sasrec_vs_recbole", {
+    write_result("sasrec_vs_recbole" + (f"_{args.tag}" if args.tag else ""), {
         "command": "python benchmarks/bench_sasrec_recbole.py " + " ".join(sys.argv[1:]),
         "dataset": "amazon-video-sasrec (Video.txt for RecBole with LS test_only; Video.train.rating for advrec)",
         "hyper": HYPER, "epochs": args.epochs, "recbole_batches_timed": args.recbole_batches or "full epoch", "repeats": args.repeats, "threads": args.threads,
