@@ -1,5 +1,6 @@
 #include "advrec/mf.hpp"
 
+#include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 namespace advrec {
 namespace {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+using namespace kernels;
 
 // sigmoid(-x) (the BPR gradient factor) and softplus(-x) (the BPR loss) from one exponential.
 inline void bpr_factor_and_loss(float x, float& g, float& loss) {
@@ -23,20 +24,6 @@ inline void bpr_factor_and_loss(float x, float& g, float& loss) {
     loss = -x + std::log1p(a);
   }
 }
-// ln(1 + e^x) without overflow. Float precision is plenty for a reported mean loss.
-inline float softplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
-
-// Row kernels are plain loops over restrict-qualified pointers with `omp simd`: the rows never
-// alias within one call, and saying so keeps GCC from falling back to scalar code. (Eigen maps of
-// dynamic size were measured slower here: their alignment peeling dominates at d = 64.)
-#define ADVREC_INLINE inline __attribute__((always_inline))
-
-ADVREC_INLINE float dot(const float* __restrict a, const float* __restrict b, int d) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int k = 0; k < d; ++k) s += a[k] * b[k];
-  return s;
-}
 
 ADVREC_INLINE float norm(const float* a, int d) { return std::sqrt(dot(a, a, d)); }
 
@@ -47,26 +34,6 @@ inline void prefetch_row(const float* row, int d) {
   (void)row;
   (void)d;
 #endif
-}
-
-// One optimiser step on one parameter row.
-ADVREC_INLINE void apply_row(float* __restrict theta, float* __restrict accum, const float* __restrict grad, int d,
-                             float lr, Optimizer opt) {
-  if (opt == Optimizer::SGD) {
-#pragma omp simd
-    for (int k = 0; k < d; ++k) theta[k] -= lr * grad[k];
-  } else {
-#pragma omp simd
-    for (int k = 0; k < d; ++k) {
-      const float a = accum[k] + grad[k] * grad[k];
-      accum[k] = a;
-      theta[k] -= lr * grad[k] / std::sqrt(a + 1e-10f);
-    }
-  }
-}
-
-inline void apply_scalar(float& theta, float* accum, float grad, float lr, Optimizer opt) {
-  apply_row(&theta, accum, &grad, 1, lr, opt);
 }
 
 struct Sample {

@@ -1,5 +1,6 @@
 #include "advrec/vbpr.hpp"
 
+#include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
 
 #include <algorithm>
@@ -9,42 +10,7 @@
 namespace advrec {
 namespace {
 
-#define ADVREC_VINLINE inline __attribute__((always_inline))
-
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline float softplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
-
-ADVREC_VINLINE float vdot(const float* __restrict a, const float* __restrict b, int d) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int k = 0; k < d; ++k) s += a[k] * b[k];
-  return s;
-}
-
-// y += alpha * x
-ADVREC_VINLINE void vaxpy(float* __restrict y, float alpha, const float* __restrict x, int d) {
-#pragma omp simd
-  for (int k = 0; k < d; ++k) y[k] += alpha * x[k];
-}
-
-ADVREC_VINLINE void vstep(float* __restrict theta, float* __restrict accum, const float* __restrict grad, int d, float lr,
-                          Optimizer opt) {
-  if (opt == Optimizer::SGD) {
-#pragma omp simd
-    for (int k = 0; k < d; ++k) theta[k] -= lr * grad[k];
-  } else {
-#pragma omp simd
-    for (int k = 0; k < d; ++k) {
-      const float a = accum[k] + grad[k] * grad[k];
-      accum[k] = a;
-      theta[k] -= lr * grad[k] / std::sqrt(a + 1e-10f);
-    }
-  }
-}
-
-inline void sstep(float& theta, float* accum, float grad, float lr, Optimizer opt) {
-  vstep(&theta, accum, &grad, 1, lr, opt);
-}
+using namespace kernels;
 
 template <class T>
 T* row(T* base, Index r, int d) {
@@ -89,10 +55,10 @@ class VSampleStep {
     std::fill_n(w, V, 0.0f);
     for (int d = 0; d < D; ++d) {
       const float* e = E + static_cast<Index>(d) * V;
-      if (diffc[d] != 0.0f) vaxpy(w, diffc[d], e, V);
-      if (adv) a[d] = vdot(e, th, V) + (bvis ? bvis[d] : 0.0f);
+      if (diffc[d] != 0.0f) axpy(w, diffc[d], e, V);
+      if (adv) a[d] = dot(e, th, V) + (bvis ? bvis[d] : 0.0f);
     }
-    float x = vdot(th, w, V);
+    float x = dot(th, w, V);
     float *pu = nullptr, *qi = nullptr, *qj = nullptr;
     if (K) {
       pu = p_.user_factors + static_cast<Index>(s.u) * K;
@@ -100,10 +66,10 @@ class VSampleStep {
       qj = p_.item_factors + static_cast<Index>(s.j) * K;
 #pragma omp simd
       for (int k = 0; k < K; ++k) qd_[k] = qi[k] - qj[k];
-      x += vdot(pu, qd_.data(), K);
+      x += dot(pu, qd_.data(), K);
     }
     if (p_.item_bias) x += p_.item_bias[s.i] - p_.item_bias[s.j];
-    if (bvis) x += vdot(bvis, diffc, D);
+    if (bvis) x += dot(bvis, diffc, D);
     const float g = sigmoid(-x);
     tot.loss += softplus(-x);
     tot.correct += x > 0.0f;
@@ -112,7 +78,7 @@ class VSampleStep {
     // y'(u,i) - y'(u,j) = x + a . (Delta_i - Delta_j) = x - 2 eps |a|.
     float g_adv = 0.0f, dscale = 0.0f;
     if (adv) {
-      const float na = std::sqrt(vdot(a, a, D));
+      const float na = std::sqrt(dot(a, a, D));
       float x_adv = x;
       if (na > 0.0f) {
         dscale = -2.0f * c_.eps / na;  // (Delta_i - Delta_j) = dscale * a
@@ -142,15 +108,15 @@ class VSampleStep {
       const float rd = r[d];
       if (rd == 0.0f && regE == 0.0f) continue;  // zero gradient: the step is a no-op
       float* e = E + static_cast<Index>(d) * V;
-      vaxpy(er, rd, e, V);
+      axpy(er, rd, e, V);
 #pragma omp simd
       for (int k = 0; k < V; ++k) ge[k] = -rd * th[k] + regE * e[k];
-      vstep(e, row(p_.projection_accum, d, V), ge, V, lr, opt);
+      apply_row(e, row(p_.projection_accum, d, V), ge, V, lr, opt);
     }
     if (bvis) {
       for (int d = 0; d < D; ++d) {
         if (r[d] == 0.0f && regE == 0.0f) continue;
-        sstep(p_.visual_bias[d], row(p_.visual_bias_accum, d, 1), -r[d] + regE * bvis[d], lr, opt);
+        apply_scalar(p_.visual_bias[d], row(p_.visual_bias_accum, d, 1), -r[d] + regE * bvis[d], lr, opt);
       }
     }
     const float reg = c_.reg;
@@ -168,19 +134,19 @@ class VSampleStep {
       if (shared) {
         for (int k = 0; k < K; ++k) gu[k] -= er[k];
       }
-      vstep(pu, row(p_.user_accum, s.u, K), gu, K, lr, opt);
-      vstep(qi, row(p_.item_accum, s.i, K), gi, K, lr, opt);
-      vstep(qj, row(p_.item_accum, s.j, K), gj, K, lr, opt);
+      apply_row(pu, row(p_.user_accum, s.u, K), gu, K, lr, opt);
+      apply_row(qi, row(p_.item_accum, s.i, K), gi, K, lr, opt);
+      apply_row(qj, row(p_.item_accum, s.j, K), gj, K, lr, opt);
     }
     if (!shared) {
       float* __restrict gth = gth_.data();
 #pragma omp simd
       for (int k = 0; k < V; ++k) gth[k] = -er[k] + reg * th[k];
-      vstep(th, row(p_.user_visual_accum, s.u, V), gth, V, lr, opt);
+      apply_row(th, row(p_.user_visual_accum, s.u, V), gth, V, lr, opt);
     }
     if (p_.item_bias) {
-      sstep(p_.item_bias[s.i], row(p_.bias_accum, s.i, 1), -G + c_.reg_bias * p_.item_bias[s.i], lr, opt);
-      sstep(p_.item_bias[s.j], row(p_.bias_accum, s.j, 1), G + c_.reg_bias * p_.item_bias[s.j], lr, opt);
+      apply_scalar(p_.item_bias[s.i], row(p_.bias_accum, s.i, 1), -G + c_.reg_bias * p_.item_bias[s.i], lr, opt);
+      apply_scalar(p_.item_bias[s.j], row(p_.bias_accum, s.j, 1), G + c_.reg_bias * p_.item_bias[s.j], lr, opt);
     }
   }
 
@@ -276,7 +242,7 @@ class VBatchStep {
         for (int k = 0; k < K; ++k) x += pu[k] * (qi[k] - qj[k]);
       }
       if (p_.item_bias) x += p_.item_bias[t.i] - p_.item_bias[t.j];
-      if (p_.visual_bias) x += vdot(p_.visual_bias, diffc_.row(s).data(), D);
+      if (p_.visual_bias) x += dot(p_.visual_bias, diffc_.row(s).data(), D);
       x_[s] = x;
       tot.loss += softplus(-x);
       tot.correct += x > 0.0f;
@@ -353,12 +319,12 @@ class VBatchStep {
       const Index u = users_.rows()[static_cast<size_t>(k)];
       const float c = reg * static_cast<float>(cnt_u_[k]);
       if (c == 0.0f) continue;
-      if (K) vaxpy(gu_.data() + static_cast<Index>(k) * K, c, p_.user_factors + u * K, K);
-      if (!shared) vaxpy(gth_.data() + static_cast<Index>(k) * V, c, p_.user_visual + u * V, V);
+      if (K) axpy(gu_.data() + static_cast<Index>(k) * K, c, p_.user_factors + u * K, K);
+      if (!shared) axpy(gth_.data() + static_cast<Index>(k) * V, c, p_.user_visual + u * V, V);
     }
     for (int k = 0; k < ni; ++k) {
       const Index i = items_.rows()[static_cast<size_t>(k)];
-      if (K && reg > 0.0f) vaxpy(gq_.data() + static_cast<Index>(k) * K, reg * static_cast<float>(cnt_i_[k]), p_.item_factors + i * K, K);
+      if (K && reg > 0.0f) axpy(gq_.data() + static_cast<Index>(k) * K, reg * static_cast<float>(cnt_i_[k]), p_.item_factors + i * K, K);
       if (p_.item_bias) gb_[k] += c_.reg_bias * static_cast<float>(cnt_i_[k]) * p_.item_bias[i];
     }
   }
@@ -370,18 +336,18 @@ class VBatchStep {
     const int D = D_, K = K_, V = V_;
     const bool shared = p.shared_user();
     for (int d = 0; d < D; ++d)
-      vstep(p.projection + static_cast<Index>(d) * V, row(p.projection_accum, d, V), ge_.row(d).data(), V, lr, opt);
-    if (p.visual_bias) vstep(p.visual_bias, p.visual_bias_accum, gvb_.data(), D, lr, opt);
+      apply_row(p.projection + static_cast<Index>(d) * V, row(p.projection_accum, d, V), ge_.row(d).data(), V, lr, opt);
+    if (p.visual_bias) apply_row(p.visual_bias, p.visual_bias_accum, gvb_.data(), D, lr, opt);
     for (int k = 0; k < users_.size(); ++k) {
       const Index u = users_.rows()[static_cast<size_t>(k)];
-      if (K) vstep(p.user_factors + u * K, row(p.user_accum, u, K), gu_.data() + static_cast<Index>(k) * K, K, lr, opt);
+      if (K) apply_row(p.user_factors + u * K, row(p.user_accum, u, K), gu_.data() + static_cast<Index>(k) * K, K, lr, opt);
       if (!shared)
-        vstep(p.user_visual + u * V, row(p.user_visual_accum, u, V), gth_.data() + static_cast<Index>(k) * V, V, lr, opt);
+        apply_row(p.user_visual + u * V, row(p.user_visual_accum, u, V), gth_.data() + static_cast<Index>(k) * V, V, lr, opt);
     }
     for (int k = 0; k < items_.size(); ++k) {
       const Index i = items_.rows()[static_cast<size_t>(k)];
-      if (K) vstep(p.item_factors + i * K, row(p.item_accum, i, K), gq_.data() + static_cast<Index>(k) * K, K, lr, opt);
-      if (p.item_bias) sstep(p.item_bias[i], row(p.bias_accum, i, 1), gb_[static_cast<size_t>(k)], lr, opt);
+      if (K) apply_row(p.item_factors + i * K, row(p.item_accum, i, K), gq_.data() + static_cast<Index>(k) * K, K, lr, opt);
+      if (p.item_bias) apply_scalar(p.item_bias[i], row(p.bias_accum, i, 1), gb_[static_cast<size_t>(k)], lr, opt);
     }
   }
 
