@@ -633,13 +633,7 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
       py::gil_scoped_release release;
       stats = train_mf(params, train.view, config);
     }
-    py::dict out;
-    out["samples"] = stats.samples;
-    out["skipped"] = stats.skipped;
-    out["loss"] = stats.loss;
-    out["adv_loss"] = stats.adv_loss;
-    out["accuracy"] = stats.accuracy;
-    return out;
+    return stats_dict(stats);
   }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
      py::arg("item_accum"), py::arg("bias_accum"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
 
