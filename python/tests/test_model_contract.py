@@ -111,6 +111,8 @@ def test_save_load_round_trip(fitted, tmp_path):
     assert again.get_params() == model.get_params()
     np.testing.assert_array_equal(again.score([0, 1, 2]), model.score([0, 1, 2]))
     np.testing.assert_array_equal(again.recommend([0, 1], k=5)[0], model.recommend([0, 1], k=5)[0])
+    if isinstance(model, advrec.models.EpochTrained):  # the epoch counter continues after loading
+        assert again._epochs_done == model._epochs_done > 0
 
 
 def test_load_rejects_corrupt_files(fitted, tmp_path):

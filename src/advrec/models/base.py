@@ -381,6 +381,16 @@ class EpochTrained(Recommender):
     validation, early stopping, Ctrl-C handling and ``partial_fit``.
     """
 
+    # The epoch counter survives save/load, so that a loaded model continues its history.
+    def _extra_state(self) -> Dict[str, Any]:
+        state = super()._extra_state()
+        state["epochs_done"] = self._epochs_done
+        return state
+
+    def _set_extra_state(self, state: Dict[str, Any]) -> None:
+        super()._set_extra_state(state)
+        self._epochs_done = int(state.get("epochs_done", 0))
+
     def _phases(self, epochs: int):
         raise NotImplementedError
 

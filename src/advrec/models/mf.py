@@ -212,14 +212,8 @@ class BPRMF(EpochTrained):
         V = np.hstack([self.item_factors, self.item_bias[:, None]])
         return U, np.ascontiguousarray(V)
 
-    def _extra_state(self) -> Dict[str, Any]:
-        state = super()._extra_state()
-        state["epochs_done"] = self._epochs_done
-        return state
-
     def _set_extra_state(self, state: Dict[str, Any]) -> None:
         super()._set_extra_state(state)
-        self._epochs_done = int(state.get("epochs_done", 0))
         for name in self._array_names:
             setattr(self, name, None)
 

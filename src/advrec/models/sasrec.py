@@ -259,14 +259,8 @@ class SASRec(EpochTrained):
         return self._encode(users, self.item_emb), self.item_emb
 
     # ---- persistence ----------------------------------------------------------------------------
-    def _extra_state(self) -> Dict[str, Any]:
-        state = super()._extra_state()
-        state["epochs_done"] = self._epochs_done
-        return state
-
     def _set_extra_state(self, state: Dict[str, Any]) -> None:
         super()._set_extra_state(state)
-        self._epochs_done = int(state.get("epochs_done", 0))
         self._adam = None  # optimiser state is not saved; continued training restarts Adam
 
     def _validate_loaded(self) -> None:

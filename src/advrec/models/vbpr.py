@@ -367,14 +367,8 @@ class _ContentModel(EpochTrained):
         return np.ascontiguousarray(np.hstack(cols), dtype=np.float32), self._item_matrix()
 
     # ---- persistence ------------------------------------------------------------------------------
-    def _extra_state(self) -> Dict[str, Any]:
-        state = super()._extra_state()
-        state["epochs_done"] = self._epochs_done
-        return state
-
     def _set_extra_state(self, state: Dict[str, Any]) -> None:
         super()._set_extra_state(state)
-        self._epochs_done = int(state.get("epochs_done", 0))
         self._version = 0
         for name in self._array_names:
             setattr(self, name, None)
