@@ -397,6 +397,23 @@ class EpochTrained(Recommender):
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         raise NotImplementedError
 
+    # ---- the adversarial objective (AMF, AMR, ASASRec) ---------------------------------------
+    # These models carry eps, reg_adv and pretrain_epochs and build their engine config with
+    # _adversarial_config(); fit without init runs pretrain_epochs clean epochs first.
+    def _validate_adversarial(self) -> None:
+        check_float(self.eps, "eps")
+        check_float(self.reg_adv, "reg_adv")
+        check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+
+    def _clean_then_adversarial(self, epochs: int, clean_phase: str, adversarial_phase: str):
+        """Phases: ``pretrain_epochs`` clean epochs (only in a fit without ``init``), then
+        ``epochs`` adversarial ones."""
+        phases = []
+        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
+            phases.append((clean_phase, int(self.pretrain_epochs), self._phases_clean_config()))
+        phases.append((adversarial_phase, epochs, self._adversarial_config()))
+        return phases
+
     def _validate_hyper(self) -> None:
         """Raises on invalid hyper-parameters (override)."""
 

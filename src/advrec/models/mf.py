@@ -307,9 +307,7 @@ class AMF(BPRMF):
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
-        _check_float(self.eps, "eps")
-        _check_float(self.reg_adv, "reg_adv")
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+        self._validate_adversarial()
         if self.perturb not in _PERTURB:
             raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
 
@@ -329,8 +327,7 @@ class AMF(BPRMF):
             self._pretrain_now = False
 
     def _phases(self, epochs: int):
-        phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
-            phases.append(("bpr", int(self.pretrain_epochs), self._engine_config()))
-        phases.append(("apr", epochs, self._adversarial_config()))
-        return phases
+        return self._clean_then_adversarial(epochs, "bpr", "apr")
+
+    def _phases_clean_config(self):
+        return self._engine_config()

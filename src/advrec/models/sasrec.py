@@ -380,11 +380,9 @@ class ASASRec(SASRec):
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
-        _check_float(self.eps, "eps")
-        _check_float(self.reg_adv, "reg_adv")
+        self._validate_adversarial()
         if self.perturb not in _PERTURB:
             raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
 
     _ARCHITECTURE = {"factors": 64, "maxlen": 50, "blocks": 2, "heads": 1}
 
@@ -408,8 +406,7 @@ class ASASRec(SASRec):
         return cfg
 
     def _phases(self, epochs: int):
-        phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
-            phases.append(("sasrec", int(self.pretrain_epochs), self._config()))
-        phases.append(("sao", epochs, self._adversarial_config()))
-        return phases
+        return self._clean_then_adversarial(epochs, "sasrec", "sao")
+
+    def _phases_clean_config(self):
+        return self._config()

@@ -549,9 +549,7 @@ class AMR(VBPR):
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
-        _check_float(self.eps, "eps")
-        _check_float(self.reg_adv, "reg_adv")
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+        self._validate_adversarial()
 
     def _adversarial_config(self):
         cfg = self._engine_config()
@@ -560,11 +558,10 @@ class AMR(VBPR):
         return cfg
 
     def _phases(self, epochs: int):
-        phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
-            phases.append(("bpr", int(self.pretrain_epochs), self._engine_config()))
-        phases.append(("amr", epochs, self._adversarial_config()))
-        return phases
+        return self._clean_then_adversarial(epochs, "bpr", "amr")
+
+    def _phases_clean_config(self):
+        return self._engine_config()
 
 
 @register
