@@ -177,7 +177,7 @@ struct alignas(64) ThreadTotals {
 class SampleStep {
  public:
   SampleStep(MFParams& p, const MFTrainConfig& c)
-      : p_(p), c_(c), d_(p.dim), diff_(d_), gu_(d_), gi_(d_), gj_(d_), pu_adv_(d_), diff_adv_(d_) {}
+      : p_(p), c_(c), d_(p.dim), diff_(d_) {}
 
   void operator()(const Sample& s, ThreadTotals& tot) {
     const int d = d_;
@@ -254,59 +254,69 @@ class SampleStep {
     }
   }
 
+  // APR step (eq. 7-12, per sample): the fast-gradient perturbations at Delta = 0 are
+  //   Delta_u = -eps (q_i - q_j) / |q_i - q_j|,  Delta_i = -eps p_u / |p_u| = -Delta_j
+  // (d l / d Delta_u = -g (q_i - q_j), d l / d Delta_i = -g p_u, d l / d Delta_j = g p_u; the positive
+  // factor g cancels in the normalisation). Three passes: both norms, the adversarial score, then
+  // gradients of both terms and the update together.
   void adversarial_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, const float* __restrict diff,
                         float g, float& gbi, float& gbj, const Sample& s, ThreadTotals& tot) {
     const int d = d_;
-    float* __restrict gu = gu_.data();
-    float* __restrict gi = gi_.data();
-    float* __restrict gj = gj_.data();
-    const float reg = c_.reg;
+    const float reg = c_.reg, eps = c_.eps, lr = c_.lr;
     const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
+    float dd = 0.0f, pp = 0.0f;
+#pragma omp simd reduction(+ : dd, pp)
+    for (int k = 0; k < d; ++k) {
+      dd += diff[k] * diff[k];
+      pp += pu[k] * pu[k];
+    }
+    const float diff_norm = std::sqrt(dd), pu_norm = std::sqrt(pp);
+    const float su = (c_.perturb_users && diff_norm > 0.0f) ? -eps / diff_norm : 0.0f;
+    const float si2 = (c_.perturb_items && pu_norm > 0.0f) ? -2.0f * eps / pu_norm : 0.0f;
+    // Perturbed p_u is p_u + su diff; perturbed (q_i - q_j) is diff + si2 p_u (D_j = -D_i).
+    float xa = 0.0f;
+#pragma omp simd reduction(+ : xa)
+    for (int k = 0; k < d; ++k) xa += (pu[k] + su * diff[k]) * (diff[k] + si2 * pu[k]);
+    float g_adv, adv_loss;
+    bpr_factor_and_loss(xa + bias_diff, g_adv, adv_loss);
+    g_adv *= c_.reg_adv;
+    tot.adv_loss += adv_loss;
+    gbi -= g_adv;
+    gbj += g_adv;
+    if (c_.optimizer == Optimizer::SGD) {
+#pragma omp simd
+      for (int k = 0; k < d; ++k) {
+        const float p = pu[k], a = qi[k], b = qj[k], dk = diff[k];
+        const float pa = p + su * dk, da = dk + si2 * p;
+        pu[k] = p - lr * (-g * dk + reg * p - g_adv * da);
+        qi[k] = a - lr * (-g * p + reg * a - g_adv * pa);
+        qj[k] = b - lr * (g * p + reg * b + g_adv * pa);
+      }
+      return;
+    }
+    float* __restrict au = p_.user_accum + static_cast<Index>(s.u) * d;
+    float* __restrict ai = p_.item_accum + static_cast<Index>(s.i) * d;
+    float* __restrict aj = p_.item_accum + static_cast<Index>(s.j) * d;
 #pragma omp simd
     for (int k = 0; k < d; ++k) {
-      gu[k] = -g * diff[k] + reg * pu[k];
-      gi[k] = -g * pu[k] + reg * qi[k];
-      gj[k] = g * pu[k] + reg * qj[k];
+      const float p = pu[k], a = qi[k], b = qj[k], dk = diff[k];
+      const float pa = p + su * dk, da = dk + si2 * p;
+      const float gu = -g * dk + reg * p - g_adv * da, gi = -g * p + reg * a - g_adv * pa,
+                  gj = g * p + reg * b + g_adv * pa;
+      const float acc_u = au[k] + gu * gu, acc_i = ai[k] + gi * gi, acc_j = aj[k] + gj * gj;
+      au[k] = acc_u;
+      ai[k] = acc_i;
+      aj[k] = acc_j;
+      pu[k] = p - lr * gu / std::sqrt(acc_u + 1e-10f);
+      qi[k] = a - lr * gi / std::sqrt(acc_i + 1e-10f);
+      qj[k] = b - lr * gj / std::sqrt(acc_j + 1e-10f);
     }
-    {
-      // Fast gradient direction at Delta = 0. d l / d Delta_u = -g (q_i - q_j), d l / d Delta_i =
-      // -g p_u, d l / d Delta_j = g p_u; the positive factor g cancels in the normalisation.
-      const float eps = c_.eps;
-      const float diff_norm = norm(diff, d);
-      const float pu_norm = norm(pu, d);
-      const float su = (c_.perturb_users && diff_norm > 0.0f) ? -eps / diff_norm : 0.0f;
-      const float si = (c_.perturb_items && pu_norm > 0.0f) ? -eps / pu_norm : 0.0f;
-      float* __restrict pu_adv = pu_adv_.data();
-      float* __restrict diff_adv = diff_adv_.data();
-#pragma omp simd
-      for (int k = 0; k < d; ++k) {
-        pu_adv[k] = pu[k] + su * diff[k];
-        diff_adv[k] = diff[k] + 2.0f * si * pu[k];  // (q_i + D_i) - (q_j + D_j), D_j = -D_i
-      }
-      const float x_adv = dot(pu_adv, diff_adv, d) + bias_diff;
-      const float g_adv = c_.reg_adv * sigmoid(-x_adv);
-      tot.adv_loss += softplus(-x_adv);
-#pragma omp simd
-      for (int k = 0; k < d; ++k) {
-        gu[k] -= g_adv * diff_adv[k];
-        gi[k] -= g_adv * pu_adv[k];
-        gj[k] += g_adv * pu_adv[k];
-      }
-      gbi -= g_adv;
-      gbj += g_adv;
-    }
-
-    const Optimizer opt = c_.optimizer;
-    const float lr = c_.lr;
-    apply_row(pu, p_.user_accum ? p_.user_accum + static_cast<Index>(s.u) * d : nullptr, gu, d, lr, opt);
-    apply_row(qi, p_.item_accum ? p_.item_accum + static_cast<Index>(s.i) * d : nullptr, gi, d, lr, opt);
-    apply_row(qj, p_.item_accum ? p_.item_accum + static_cast<Index>(s.j) * d : nullptr, gj, d, lr, opt);
   }
 
   MFParams& p_;
   const MFTrainConfig& c_;
   const int d_;
-  std::vector<float> diff_, gu_, gi_, gj_, pu_adv_, diff_adv_;
+  std::vector<float> diff_;
 };
 
 // Sparse row accumulator: maps the rows a mini-batch touches to dense slots. The slot array is
