@@ -230,7 +230,7 @@ def _given_negatives(negatives, users: np.ndarray, n_users: int, n_items: int) -
 
 def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
              metrics: Union[str, Iterable[str]] = ("hr", "ndcg"), protocol: Union[str, Sampled] = "full",
-             users=None, num_threads: int = 0, batch_size: int = 8192,
+             users=None, num_threads: int = 0, batch_size: int = 32768,
              show_progress: bool = False) -> EvaluationResult:
     """Evaluates a fitted model on held-out interactions.
 

@@ -93,13 +93,14 @@ void score_panel(const float* const* user_rows, const float* panel, int dim, flo
   }
 }
 
-// Largest value of a panel row: lets the selection skip a whole row segment with one vectorised
-// pass when nothing in it can enter the current top-k (the common case once the heap is full).
-inline float row_max(const float* row, std::int32_t size) {
-  float m = kNegInf;
-#pragma omp simd reduction(max : m)
-  for (std::int32_t c = 0; c < size; ++c) m = std::max(m, row[c]);
-  return m;
+// Whether any score of a panel row reaches the threshold: lets the selection skip a whole row
+// segment in one vectorised pass when nothing in it can enter the current top-k (the common case
+// once the heap is full). An integer OR-reduction, because GCC leaves a float max-reduction scalar.
+inline bool any_at_least(const float* row, std::int32_t size, float threshold) {
+  int hits = 0;
+#pragma omp simd reduction(| : hits)
+  for (std::int32_t c = 0; c < size; ++c) hits |= static_cast<int>(row[c] >= threshold);
+  return hits != 0;
 }
 
 // Sets the scores of the sorted ids in [*cursor, end) that fall into [begin, begin + size) to -inf
@@ -281,7 +282,7 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
               if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
               TopKHeap& heap = heaps[r];
               float threshold = heap.threshold();
-              if (row_max(row, size) < threshold) continue;
+              if (!any_at_least(row, size, threshold)) continue;
               for (std::int32_t c = 0; c < size; ++c) {
                 // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
                 if (row[c] >= threshold && row[c] != kNegInf) {
@@ -388,7 +389,7 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
                              : std::max(lowest_test, std::nextafter(best.front(), std::numeric_limits<float>::infinity()));
                 };
                 float threshold = gate();
-                if (row_max(row, size) < threshold) continue;
+                if (!any_at_least(row, size, threshold)) continue;
                 for (std::int32_t c = 0; c < size; ++c) {
                   const float v = row[c];
                   if (v < threshold) continue;
