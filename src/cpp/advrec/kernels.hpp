@@ -1,5 +1,5 @@
-// Row kernels shared by the trainers (BPR-MF/APR and the content models): dot products, axpy and
-// one optimiser step on a parameter row. No Python here.
+// Pieces shared by the trainers (BPR-MF/APR and the content models): row kernels (dot products,
+// axpy, one optimiser step on a parameter row) and the per-thread epoch counters. No Python here.
 //
 // They are plain loops over restrict-qualified pointers with `omp simd`: the rows never alias
 // within one call, and saying so keeps GCC from falling back to scalar code. (Eigen maps of dynamic
@@ -10,6 +10,7 @@
 #include "advrec/mf.hpp"
 
 #include <cmath>
+#include <vector>
 
 #define ADVREC_INLINE inline __attribute__((always_inline))
 
@@ -52,6 +53,32 @@ ADVREC_INLINE void apply_row(float* __restrict theta, float* __restrict accum, c
 
 inline void apply_scalar(float& theta, float* accum, float grad, float lr, Optimizer opt) {
   apply_row(&theta, accum, &grad, 1, lr, opt);
+}
+
+// One per thread, each on its own cache line: the counters are written on every sample, and two
+// threads sharing a line would make every write a coherence miss (measured: no scaling at all).
+struct alignas(64) ThreadTotals {
+  Index samples = 0, skipped = 0, correct = 0;
+  double loss = 0.0, adv_loss = 0.0;
+};
+
+// The epoch's figures: counts summed, losses and accuracy averaged over the samples trained.
+inline EpochStats summarise(const std::vector<ThreadTotals>& totals) {
+  EpochStats out;
+  Index correct = 0;
+  for (const auto& t : totals) {
+    out.samples += t.samples;
+    out.skipped += t.skipped;
+    out.loss += t.loss;
+    out.adv_loss += t.adv_loss;
+    correct += t.correct;
+  }
+  if (out.samples > 0) {
+    out.loss /= static_cast<double>(out.samples);
+    out.adv_loss /= static_cast<double>(out.samples);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+  }
+  return out;
 }
 
 }  // namespace kernels

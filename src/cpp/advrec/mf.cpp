@@ -166,13 +166,6 @@ std::vector<SamplePipeline::Pair> training_pairs(const CsrView& train) {
   return pairs;
 }
 
-// One per thread, each on its own cache line: the counters are written on every sample, and two
-// threads sharing a line would make every write a coherence miss (measured: no scaling at all).
-struct alignas(64) ThreadTotals {
-  Index samples = 0, skipped = 0, correct = 0;
-  double loss = 0.0, adv_loss = 0.0;
-};
-
 // Per-sample trainer state: scratch vectors sized once (no allocation in the loop).
 class SampleStep {
  public:
@@ -207,9 +200,7 @@ class SampleStep {
     float gbi = -g, gbj = g;
 
     if (!adversarial) {
-      // Plain BPR: gradients and update in one pass over the three rows (each read and written
-      // once; the gradients use the values from before the step, like the general path below).
-      fused_step(pu, qi, qj, g, s);
+      update_rows<false>(pu, qi, qj, nullptr, g, 0.0f, 0.0f, 0.0f, s);
     } else {
       adversarial_step(pu, qi, qj, diff, g, gbi, gbj, s, tot);
     }
@@ -223,17 +214,36 @@ class SampleStep {
   }
 
  private:
-  ADVREC_INLINE void fused_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, float g,
-                                const Sample& s) {
+  // Gradients and update of the three rows in one pass (each row read and written once; the
+  // gradients use the values from before the step). Without the adversary the perturbation terms
+  // are compiled out; with it, the perturbed p_u is p_u + su (q_i - q_j) and the perturbed
+  // (q_i - q_j) is (q_i - q_j) + si2 p_u, weighted by g_adv.
+  template <bool Adversarial>
+  ADVREC_INLINE void update_rows(float* __restrict pu, float* __restrict qi, float* __restrict qj,
+                                 const float* __restrict diff, float g, float su, float si2, float g_adv,
+                                 const Sample& s) {
     const int d = d_;
     const float lr = c_.lr, reg = c_.reg;
+    auto gradients = [&](float p, float a, float b, float dk, float& gu, float& gi, float& gj) {
+      gu = -g * dk + reg * p;
+      gi = -g * p + reg * a;
+      gj = g * p + reg * b;
+      if (Adversarial) {
+        const float pa = p + su * dk, da = dk + si2 * p;
+        gu -= g_adv * da;
+        gi -= g_adv * pa;
+        gj += g_adv * pa;
+      }
+    };
     if (c_.optimizer == Optimizer::SGD) {
 #pragma omp simd
       for (int k = 0; k < d; ++k) {
         const float p = pu[k], a = qi[k], b = qj[k];
-        pu[k] = p - lr * (-g * (a - b) + reg * p);
-        qi[k] = a - lr * (-g * p + reg * a);
-        qj[k] = b - lr * (g * p + reg * b);
+        float gu, gi, gj;
+        gradients(p, a, b, Adversarial ? diff[k] : a - b, gu, gi, gj);
+        pu[k] = p - lr * gu;
+        qi[k] = a - lr * gi;
+        qj[k] = b - lr * gj;
       }
       return;
     }
@@ -243,14 +253,15 @@ class SampleStep {
 #pragma omp simd
     for (int k = 0; k < d; ++k) {
       const float p = pu[k], a = qi[k], b = qj[k];
-      const float gu = -g * (a - b) + reg * p, gi = -g * p + reg * a, gj = g * p + reg * b;
-      const float su = au[k] + gu * gu, si = ai[k] + gi * gi, sj = aj[k] + gj * gj;
-      au[k] = su;
-      ai[k] = si;
-      aj[k] = sj;
-      pu[k] = p - lr * gu / std::sqrt(su + 1e-10f);
-      qi[k] = a - lr * gi / std::sqrt(si + 1e-10f);
-      qj[k] = b - lr * gj / std::sqrt(sj + 1e-10f);
+      float gu, gi, gj;
+      gradients(p, a, b, Adversarial ? diff[k] : a - b, gu, gi, gj);
+      const float acc_u = au[k] + gu * gu, acc_i = ai[k] + gi * gi, acc_j = aj[k] + gj * gj;
+      au[k] = acc_u;
+      ai[k] = acc_i;
+      aj[k] = acc_j;
+      pu[k] = p - lr * gu / std::sqrt(acc_u + 1e-10f);
+      qi[k] = a - lr * gi / std::sqrt(acc_i + 1e-10f);
+      qj[k] = b - lr * gj / std::sqrt(acc_j + 1e-10f);
     }
   }
 
@@ -262,7 +273,7 @@ class SampleStep {
   void adversarial_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, const float* __restrict diff,
                         float g, float& gbi, float& gbj, const Sample& s, ThreadTotals& tot) {
     const int d = d_;
-    const float reg = c_.reg, eps = c_.eps, lr = c_.lr;
+    const float eps = c_.eps;
     const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
     float dd = 0.0f, pp = 0.0f;
 #pragma omp simd reduction(+ : dd, pp)
@@ -283,34 +294,7 @@ class SampleStep {
     tot.adv_loss += adv_loss;
     gbi -= g_adv;
     gbj += g_adv;
-    if (c_.optimizer == Optimizer::SGD) {
-#pragma omp simd
-      for (int k = 0; k < d; ++k) {
-        const float p = pu[k], a = qi[k], b = qj[k], dk = diff[k];
-        const float pa = p + su * dk, da = dk + si2 * p;
-        pu[k] = p - lr * (-g * dk + reg * p - g_adv * da);
-        qi[k] = a - lr * (-g * p + reg * a - g_adv * pa);
-        qj[k] = b - lr * (g * p + reg * b + g_adv * pa);
-      }
-      return;
-    }
-    float* __restrict au = p_.user_accum + static_cast<Index>(s.u) * d;
-    float* __restrict ai = p_.item_accum + static_cast<Index>(s.i) * d;
-    float* __restrict aj = p_.item_accum + static_cast<Index>(s.j) * d;
-#pragma omp simd
-    for (int k = 0; k < d; ++k) {
-      const float p = pu[k], a = qi[k], b = qj[k], dk = diff[k];
-      const float pa = p + su * dk, da = dk + si2 * p;
-      const float gu = -g * dk + reg * p - g_adv * da, gi = -g * p + reg * a - g_adv * pa,
-                  gj = g * p + reg * b + g_adv * pa;
-      const float acc_u = au[k] + gu * gu, acc_i = ai[k] + gi * gi, acc_j = aj[k] + gj * gj;
-      au[k] = acc_u;
-      ai[k] = acc_i;
-      aj[k] = acc_j;
-      pu[k] = p - lr * gu / std::sqrt(acc_u + 1e-10f);
-      qi[k] = a - lr * gi / std::sqrt(acc_i + 1e-10f);
-      qj[k] = b - lr * gj / std::sqrt(acc_j + 1e-10f);
-    }
+    update_rows<true>(pu, qi, qj, diff, g, su, si2, g_adv, s);
   }
 
   MFParams& p_;
@@ -561,20 +545,7 @@ EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig&
   }
   carrier.rethrow();
 
-  EpochStats out;
-  Index correct = 0;
-  for (const auto& t : totals) {
-    out.samples += t.samples;
-    out.skipped += t.skipped;
-    out.loss += t.loss;
-    out.adv_loss += t.adv_loss;
-    correct += t.correct;
-  }
-  if (out.samples > 0) {
-    out.loss /= static_cast<double>(out.samples);
-    out.adv_loss /= static_cast<double>(out.samples);
-    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
-  }
+  EpochStats out = summarise(totals);
   const Index d = params.dim;
   if (!std::isfinite(out.loss) || !all_finite(params.user_factors, params.n_users * d) ||
       !all_finite(params.item_factors, params.n_items * d) ||
@@ -592,7 +563,8 @@ EpochStats train_mf_on_triples(MFParams& params, const std::int32_t* users, cons
   check_params(params);
   require(config.optimizer == Optimizer::SGD || (params.user_accum && params.item_accum),
           "Adagrad needs accumulator arrays");
-  ThreadTotals tot;
+  std::vector<ThreadTotals> totals(1);
+  ThreadTotals& tot = totals[0];
   std::vector<Sample> batch;
   SampleStep sample_step(params, config);
   BatchStep batch_step(params, config);
@@ -613,14 +585,7 @@ EpochStats train_mf_on_triples(MFParams& params, const std::int32_t* users, cons
     else batch_step(batch, tot);
     tot.samples += static_cast<Index>(batch.size());
   }
-  EpochStats out;
-  out.samples = tot.samples;
-  if (tot.samples) {
-    out.loss = tot.loss / static_cast<double>(tot.samples);
-    out.adv_loss = tot.adv_loss / static_cast<double>(tot.samples);
-    out.accuracy = static_cast<double>(tot.correct) / static_cast<double>(tot.samples);
-  }
-  return out;
+  return summarise(totals);
 }
 
 Triples sample_triples(const CsrView& train, std::uint64_t seed, int negatives_per_pair, int num_threads) {

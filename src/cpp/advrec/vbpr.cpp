@@ -17,12 +17,6 @@ T* row(T* base, Index r, int d) {
   return base ? base + r * d : nullptr;
 }
 
-// Per-thread counters, one cache line each (no false sharing between threads).
-struct alignas(64) Totals {
-  Index samples = 0, skipped = 0, correct = 0;
-  double loss = 0.0, adv_loss = 0.0;
-};
-
 struct Triple {
   std::int32_t u, i, j;
 };
@@ -34,7 +28,7 @@ class VSampleStep {
       : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), diffc_(D_), a_(D_), r_(D_), w_(V_), er_(V_), ge_(V_),
         gu_(std::max(K_, 1)), gi_(std::max(K_, 1)), gj_(std::max(K_, 1)), qd_(std::max(K_, 1)), gth_(V_) {}
 
-  void operator()(const Triple& s, Totals& tot) {
+  void operator()(const Triple& s, ThreadTotals& tot) {
     const int D = D_, K = K_, V = V_;
     const bool adv = c_.adversarial();
     const bool shared = p_.shared_user();
@@ -196,7 +190,7 @@ class VBatchStep {
 
   // Computes the batch's gradients (parameters fixed) into the slot buffers. Returns nothing; the
   // losses go to tot.
-  void compute(const Triple* batch, int n, Totals& tot) {
+  void compute(const Triple* batch, int n, ThreadTotals& tot) {
     const int D = D_, K = K_, V = V_;
     const bool adv = c_.adversarial();
     const bool shared = p_.shared_user();
@@ -440,23 +434,6 @@ void check_finite(const VBPRParams& p, double loss, const VBPRTrainConfig& c) {
   }
 }
 
-EpochStats finish(const std::vector<Totals>& totals) {
-  EpochStats out;
-  Index correct = 0;
-  for (const auto& t : totals) {
-    out.samples += t.samples;
-    out.skipped += t.skipped;
-    out.loss += t.loss;
-    out.adv_loss += t.adv_loss;
-    correct += t.correct;
-  }
-  if (out.samples > 0) {
-    out.loss /= static_cast<double>(out.samples);
-    out.adv_loss /= static_cast<double>(out.samples);
-    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
-  }
-  return out;
-}
 
 void check_triples(const VBPRParams& p, const std::int32_t* users, const std::int32_t* pos, const std::int32_t* neg,
                    Index n) {
@@ -507,14 +484,14 @@ EpochStats train_vbpr(VBPRParams& params, const CsrView& train, const VBPRTrainC
   const std::vector<std::int32_t> pool = negative_pool(train, config.cold_negatives);
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
   const int n_chunks = resolve_threads(config.num_threads);
-  std::vector<Totals> totals(static_cast<size_t>(n_chunks));
+  std::vector<ThreadTotals> totals(static_cast<size_t>(n_chunks));
   ExceptionCarrier carrier;
 #pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
   for (int chunk = 0; chunk < n_chunks; ++chunk) {
     carrier.run([&] {
       const Index begin = total * chunk / n_chunks, end = total * (chunk + 1) / n_chunks;
       Rng rng(mix_seed(config.seed, config.epoch, 0x7B9Bu), static_cast<std::uint64_t>(chunk));
-      Totals& tot = totals[static_cast<size_t>(chunk)];
+      ThreadTotals& tot = totals[static_cast<size_t>(chunk)];
       if (config.batch_size == 1) {
         VSampleStep step(params, config);
         Triple t;
@@ -544,7 +521,7 @@ EpochStats train_vbpr(VBPRParams& params, const CsrView& train, const VBPRTrainC
     });
   }
   carrier.rethrow();
-  EpochStats out = finish(totals);
+  EpochStats out = summarise(totals);
   check_finite(params, out.loss, config);
   return out;
 }
@@ -554,8 +531,8 @@ EpochStats train_vbpr_on_triples(VBPRParams& params, const std::int32_t* users, 
   config.validate();
   params.validate(&config);
   check_triples(params, users, pos, neg, n_triples);
-  std::vector<Totals> totals(1);
-  Totals& tot = totals[0];
+  std::vector<ThreadTotals> totals(1);
+  ThreadTotals& tot = totals[0];
   VSampleStep sample_step(params, config);
   VBatchStep batch_step(params, config, config.batch_size);
   std::vector<Triple> batch(static_cast<size_t>(config.batch_size));
@@ -573,7 +550,7 @@ EpochStats train_vbpr_on_triples(VBPRParams& params, const std::int32_t* users, 
     }
     tot.samples += n;
   }
-  EpochStats out = finish(totals);
+  EpochStats out = summarise(totals);
   check_finite(params, out.loss, config);
   return out;
 }
@@ -588,7 +565,7 @@ double vbpr_objective_gradients(const VBPRParams& params, const std::int32_t* us
   std::vector<Triple> batch(static_cast<size_t>(n_triples));
   for (Index t = 0; t < n_triples; ++t) batch[static_cast<size_t>(t)] = Triple{users[t], pos[t], neg[t]};
   VBatchStep step(params, config, static_cast<int>(n_triples));
-  Totals tot;
+  ThreadTotals tot;
   step.compute(batch.data(), static_cast<int>(n_triples), tot);
   step.scatter(out);
   return tot.loss + config.reg_adv * tot.adv_loss;
