@@ -209,12 +209,11 @@ class SASRec(EpochTrained):
         """
         self._validate_hyper()
         _check_train(train)
-        self._remember_sequences(train)
+        self._remember_train(train)  # the training pairs and the sequences
         if init is not None:
             self._copy_state_from(init, train)
         else:
             self._init_state(train)
-        self._remember_train(train)
         self._pretrain_now = init is None
         try:
             return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
