@@ -397,6 +397,24 @@ class EpochTrained(Recommender):
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         raise NotImplementedError
 
+    def _adopt_from(self, init, names: Sequence[str]) -> Dict[str, Any]:
+        """Takes the ``init`` model's values of the structural parameters ``names`` when all of them
+        are left at their ``__init__`` defaults here and ``init``'s differ (the model a fit starts
+        from fixes the shapes); an explicitly set structure is left alone, to be checked against
+        ``init``. Returns what was adopted."""
+        import inspect
+
+        signature = inspect.signature(type(self).__init__)
+        mine = {name: getattr(self, name) for name in names}
+        if any(value != signature.parameters[name].default for name, value in mine.items()):
+            return {}
+        theirs = {name: getattr(init, name) for name in names}
+        if theirs == mine:
+            return {}
+        for name, value in theirs.items():
+            setattr(self, name, value)
+        return theirs
+
     # ---- the adversarial objective (AMF, AMR, ASASRec) ---------------------------------------
     # These models carry eps, reg_adv and pretrain_epochs and build their engine config with
     # _adversarial_config(); fit without init runs pretrain_epochs clean epochs first.

@@ -383,7 +383,7 @@ class ASASRec(SASRec):
         if self.perturb not in _PERTURB:
             raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
 
-    _ARCHITECTURE = {"factors": 64, "maxlen": 50, "blocks": 2, "heads": 1}
+    _ARCHITECTURE = ("factors", "maxlen", "blocks", "heads")
 
     def fit(self, train, *, init=None, **kwargs):
         """As :meth:`SASRec.fit`. With ``init``, an ASASRec left at the default architecture takes
@@ -391,10 +391,7 @@ class ASASRec(SASRec):
         ``ASASRec(eps=0.5).fit(train, init=sas)`` works for any SASRec; an explicitly chosen
         architecture that differs from ``init`` is an error."""
         if isinstance(init, SASRec):
-            mine = {name: getattr(self, name) for name in self._ARCHITECTURE}
-            if mine == self._ARCHITECTURE:
-                for name in self._ARCHITECTURE:
-                    setattr(self, name, getattr(init, name))
+            self._adopt_from(init, self._ARCHITECTURE)
         return super().fit(train, init=init, **kwargs)
 
     def _adversarial_config(self):

@@ -534,17 +534,13 @@ class AMR(VBPR):
         model's structure (with a warning) and trains that model adversarially on the features;
         an explicitly chosen structure that differs from ``init`` is an error."""
         if isinstance(init, VBPR) and not isinstance(init, AMR):
-            defaults = {"visual_factors": None, "item_bias": False, "visual_bias": False, "shared_user": True}
-            mine = {name: getattr(self, name) for name in self._STRUCTURE}
-            theirs = {name: getattr(init, name) for name in self._STRUCTURE}
-            if mine == defaults and theirs != mine:
+            adopted = self._adopt_from(init, self._STRUCTURE)
+            if adopted:
                 import warnings
 
-                warnings.warn(f"AMR adopts the structure of its init model ({theirs}) instead of eq. 4's shared user "
-                              "vector; pre-train VBPR(shared_user=True, item_bias=False, visual_bias=False) for the "
-                              "paper's model", UserWarning, stacklevel=2)
-                for name, value in theirs.items():
-                    setattr(self, name, value)
+                warnings.warn(f"AMR adopts the structure of its init model ({adopted}) instead of eq. 4's shared "
+                              "user vector; pre-train VBPR(shared_user=True, item_bias=False, visual_bias=False) for "
+                              "the paper's model", UserWarning, stacklevel=2)
         return super().fit(train, item_features=item_features, init=init, **kwargs)
 
     def _validate_hyper(self) -> None:
