@@ -7,7 +7,7 @@
 // the engine is a separate module, so these inline functions never mix code of two ISAs.
 #pragma once
 
-#include "advrec/mf.hpp"
+#include "advrec/types.hpp"
 
 #include <cmath>
 #include <vector>

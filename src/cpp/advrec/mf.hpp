@@ -8,13 +8,12 @@
 
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
+#include "advrec/types.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace advrec {
-
-enum class Optimizer : int { SGD = 0, Adagrad = 1 };
 
 // Plain configuration (fastText style); every field has the papers' default or a neutral value.
 struct MFTrainConfig {
@@ -53,14 +52,6 @@ struct MFParams {
   float* bias_accum = nullptr;
 };
 
-struct EpochStats {
-  Index samples = 0;          // samples processed
-  Index skipped = 0;          // samples skipped: users who interacted with every item
-  double loss = 0.0;          // mean clean BPR loss (without regularisation)
-  double adv_loss = 0.0;      // mean BPR loss at the perturbed parameters (0 when not adversarial)
-  double accuracy = 0.0;      // fraction of samples with y(u,i) > y(u,j) before the update
-};
-
 // One pass of stochastic training. Hogwild: threads update shared rows without locks.
 // Throws NumericalError if the parameters become non-finite.
 EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig& config);
@@ -91,8 +82,5 @@ void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int
 
 // Projects every row of delta onto the L2 ball (or L-inf box when linf) of radius eps.
 void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int num_threads);
-
-// True when every value is finite.
-bool all_finite(const float* data, Index n);
 
 }  // namespace advrec

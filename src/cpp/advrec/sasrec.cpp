@@ -1,6 +1,6 @@
 #include "advrec/sasrec.hpp"
 
-#include "advrec/mf.hpp"  // all_finite
+#include "advrec/types.hpp"
 
 #include <algorithm>
 #include <atomic>

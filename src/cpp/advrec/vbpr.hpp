@@ -16,7 +16,7 @@
 
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
-#include "advrec/mf.hpp"  // Optimizer, EpochStats
+#include "advrec/types.hpp"
 
 #include <cstdint>
 #include <vector>
