@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "advrec/cdae.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace py = pybind11;
 using namespace advrec;
@@ -582,6 +584,93 @@ void bind_sasrec(py::module_& m) {
      py::arg("num_threads") = 0);
 }
 
+
+// ---- neural-layer enums shared by CDAE and CFGAN (advrec/layers.hpp) -------------------------------
+void bind_layers(py::module_& m) {
+  py::enum_<Activation>(m, "Activation", py::module_local())
+      .value("identity", Activation::Identity)
+      .value("sigmoid", Activation::Sigmoid)
+      .value("tanh", Activation::Tanh)
+      .value("relu", Activation::ReLU);
+}
+
+// Shape (rows, cols) of a required 2-d float32 parameter in a dict of arrays.
+std::pair<py::ssize_t, py::ssize_t> shape_2d(const py::dict& d, const char* key) {
+  py::handle h = dict_get(d, key);
+  if (h.is_none()) throw py::value_error(std::string(key) + " is required");
+  if (!py::isinstance<py::array>(h) || py::reinterpret_borrow<py::array>(h).ndim() != 2)
+    throw py::type_error(std::string(key) + " must be a 2-d numpy array");
+  auto a = py::reinterpret_borrow<py::array>(h);
+  return {a.shape(0), a.shape(1)};
+}
+
+// ---- CDAE (advrec/cdae.hpp) -------------------------------------------------------------------------
+CDAEParams cdae_params(const py::dict& d) {
+  CDAEParams p;
+  const auto in = shape_2d(d, "item_in");
+  const auto un = shape_2d(d, "user_node");
+  p.n_items = static_cast<std::int32_t>(in.first);
+  p.dim = static_cast<std::int32_t>(in.second);
+  p.n_users = static_cast<std::int32_t>(un.first);
+  p.item_in = mutable_data<float>(dict_get(d, "item_in"), "item_in", p.n_items, p.dim);
+  p.user_node = mutable_data<float>(dict_get(d, "user_node"), "user_node", p.n_users, p.dim);
+  p.hidden_bias = mutable_data<float>(dict_get(d, "hidden_bias"), "hidden_bias", p.dim, -1);
+  p.item_out = mutable_data<float>(dict_get(d, "item_out"), "item_out", p.n_items, p.dim);
+  p.out_bias = mutable_data<float>(dict_get(d, "out_bias"), "out_bias", p.n_items, -1);
+  p.item_in_accum = optional_mutable<float>(dict_get(d, "item_in_accum"), "item_in_accum", p.n_items, p.dim);
+  p.user_node_accum = optional_mutable<float>(dict_get(d, "user_node_accum"), "user_node_accum", p.n_users, p.dim);
+  p.hidden_bias_accum = optional_mutable<float>(dict_get(d, "hidden_bias_accum"), "hidden_bias_accum", p.dim, -1);
+  p.item_out_accum = optional_mutable<float>(dict_get(d, "item_out_accum"), "item_out_accum", p.n_items, p.dim);
+  p.out_bias_accum = optional_mutable<float>(dict_get(d, "out_bias_accum"), "out_bias_accum", p.n_items, -1);
+  return p;
+}
+
+void bind_cdae(py::module_& m) {
+  py::enum_<CDAELoss>(m, "CDAELoss", py::module_local())
+      .value("square", CDAELoss::Square)
+      .value("logistic", CDAELoss::Logistic);
+  py::class_<CDAEConfig>(m, "CDAEConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("lr", &CDAEConfig::lr)
+      .def_readwrite("reg", &CDAEConfig::reg)
+      .def_readwrite("corruption", &CDAEConfig::corruption)
+      .def_readwrite("negatives", &CDAEConfig::negatives)
+      .def_readwrite("hidden", &CDAEConfig::hidden)
+      .def_readwrite("output", &CDAEConfig::output)
+      .def_readwrite("loss", &CDAEConfig::loss)
+      .def_readwrite("optimizer", &CDAEConfig::optimizer)
+      .def_readwrite("num_threads", &CDAEConfig::num_threads)
+      .def_readwrite("seed", &CDAEConfig::seed)
+      .def_readwrite("epoch", &CDAEConfig::epoch)
+      .def("validate", &CDAEConfig::validate);
+
+  m.def("train_cdae", [](const py::dict& arrays, py::handle indptr, py::handle indices, const CDAEConfig& config) {
+    CDAEParams p = cdae_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_cdae(p, train.view, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("cdae_encode", [](const py::dict& arrays, py::handle indptr, py::handle indices, Activation hidden,
+                          py::handle users, int num_threads) {
+    CDAEParams p = cdae_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(p.dim)});
+    float* optr = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      cdae_encode(p, train.view, hidden, u.data(), u.size(), optr, num_threads);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("hidden"), py::arg("users"),
+     py::arg("num_threads") = 0);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
@@ -719,4 +808,6 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
 
   bind_sasrec(m);
   register_vbpr(m);
+  bind_layers(m);
+  bind_cdae(m);
 }
