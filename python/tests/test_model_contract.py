@@ -30,6 +30,10 @@ MODELS = {
     "VBPR-per-triple": _mf(advrec.VBPR, batch_size=1),
     "AMR": _mf(advrec.AMR, pretrain_epochs=10, eps=0.1, batch_size=32),
     "ContentMF": _mf(advrec.ContentMF, batch_size=32),
+    "CDAE": lambda train: (advrec.CDAE(factors=16, epochs=15, num_threads=1, seed=3, show_progress=False), {}),
+    "CDAE-square-identity": lambda train: (advrec.CDAE(factors=16, epochs=15, hidden="identity", output="identity",
+                                                       loss="square", lr=0.05, num_threads=1, seed=3,
+                                                       show_progress=False), {}),
 }
 
 

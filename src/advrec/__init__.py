@@ -14,6 +14,7 @@ from ._engine import core as _core_engine  # noqa: F401  (the engine in use; tes
 from .interactions import Interactions
 from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
+from .models.cdae import CDAE
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
+    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec", "CDAE",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

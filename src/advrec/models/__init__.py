@@ -1,5 +1,6 @@
 """advrec models and the base class they share."""
 
 from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
+from .cdae import CDAE
 
-__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
+__all__ = ["CDAE", "EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
