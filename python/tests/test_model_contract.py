@@ -34,6 +34,8 @@ MODELS = {
     "CDAE-square-identity": lambda train: (advrec.CDAE(factors=16, epochs=15, hidden="identity", output="identity",
                                                        loss="square", lr=0.05, num_threads=1, seed=3,
                                                        show_progress=False), {}),
+    "IRGAN": lambda train: (advrec.IRGAN(factors=16, epochs=5, pretrain_epochs=15, lr_g=0.2, lr_d=0.2,
+                                         num_threads=1, seed=3, show_progress=False), {}),
 }
 
 

@@ -7,6 +7,7 @@
 #include "advrec/cdae.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
+#include "advrec/irgan.hpp"
 #include "advrec/mf.hpp"
 #include "advrec/sasrec.hpp"
 #include "advrec/vbpr.hpp"
@@ -671,6 +672,60 @@ void bind_cdae(py::module_& m) {
      py::arg("num_threads") = 0);
 }
 
+
+// ---- IRGAN (advrec/irgan.hpp) -----------------------------------------------------------------------
+IRGANParams irgan_params(const py::dict& d) {
+  IRGANParams p;
+  const auto gu = shape_2d(d, "g_users");
+  const auto gi = shape_2d(d, "g_items");
+  p.n_users = static_cast<std::int32_t>(gu.first);
+  p.n_items = static_cast<std::int32_t>(gi.first);
+  p.dim = static_cast<std::int32_t>(gu.second);
+  p.g_users = mutable_data<float>(dict_get(d, "g_users"), "g_users", p.n_users, p.dim);
+  p.g_items = mutable_data<float>(dict_get(d, "g_items"), "g_items", p.n_items, p.dim);
+  p.g_bias = mutable_data<float>(dict_get(d, "g_bias"), "g_bias", p.n_items, -1);
+  p.d_users = mutable_data<float>(dict_get(d, "d_users"), "d_users", p.n_users, p.dim);
+  p.d_items = mutable_data<float>(dict_get(d, "d_items"), "d_items", p.n_items, p.dim);
+  p.d_bias = mutable_data<float>(dict_get(d, "d_bias"), "d_bias", p.n_items, -1);
+  return p;
+}
+
+void bind_irgan(py::module_& m) {
+  py::enum_<IRGANReward>(m, "IRGANReward", py::module_local())
+      .value("paper", IRGANReward::Paper)
+      .value("centered", IRGANReward::Centered);
+  py::class_<IRGANConfig>(m, "IRGANConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("lr_g", &IRGANConfig::lr_g)
+      .def_readwrite("lr_d", &IRGANConfig::lr_d)
+      .def_readwrite("reg", &IRGANConfig::reg)
+      .def_readwrite("temperature", &IRGANConfig::temperature)
+      .def_readwrite("sample_lambda", &IRGANConfig::sample_lambda)
+      .def_readwrite("g_samples", &IRGANConfig::g_samples)
+      .def_readwrite("reward", &IRGANConfig::reward)
+      .def_readwrite("batch_size", &IRGANConfig::batch_size)
+      .def_readwrite("num_threads", &IRGANConfig::num_threads)
+      .def_readwrite("seed", &IRGANConfig::seed)
+      .def_readwrite("epoch", &IRGANConfig::epoch)
+      .def("validate", &IRGANConfig::validate);
+  auto train = [](EpochStats (*fn)(IRGANParams&, const CsrView&, const IRGANConfig&)) {
+    return [fn](const py::dict& arrays, py::handle indptr, py::handle indices, const IRGANConfig& config) {
+      IRGANParams p = irgan_params(arrays);
+      auto csr = csr_from(indptr, indices, p.n_items, "train");
+      EpochStats stats;
+      {
+        py::gil_scoped_release release;
+        stats = fn(p, csr.view, config);
+      }
+      return stats_dict(stats);
+    };
+  };
+  m.def("train_irgan_discriminator", train(&train_irgan_discriminator), py::arg("arrays"), py::arg("indptr"),
+        py::arg("indices"), py::arg("config"));
+  m.def("train_irgan_generator", train(&train_irgan_generator), py::arg("arrays"), py::arg("indptr"),
+        py::arg("indices"), py::arg("config"));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
@@ -810,4 +865,5 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   register_vbpr(m);
   bind_layers(m);
   bind_cdae(m);
+  bind_irgan(m);
 }

@@ -2,5 +2,6 @@
 
 from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
 from .cdae import CDAE
+from .irgan import IRGAN
 
-__all__ = ["CDAE", "EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
+__all__ = ["CDAE", "EpochLoop", "IRGAN", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
