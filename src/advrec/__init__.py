@@ -15,6 +15,7 @@ from .interactions import Interactions
 from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.cdae import CDAE
+from .models.cfgan import CFGAN
 from .models.irgan import IRGAN
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec", "CDAE", "IRGAN",
+    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec", "CDAE", "IRGAN", "CFGAN",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "advrec/cdae.hpp"
+#include "advrec/cfgan.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/irgan.hpp"
@@ -726,6 +727,88 @@ void bind_irgan(py::module_& m) {
         py::arg("indices"), py::arg("config"));
 }
 
+
+// ---- CFGAN (advrec/cfgan.hpp) -----------------------------------------------------------------------
+CFGANParams cfgan_params(const CFGANShape& shape, std::int32_t n_users, const py::dict& d) {
+  shape.validate();
+  CFGANParams p;
+  p.shape = shape;
+  p.n_users = n_users;
+  p.g = mutable_data<float>(dict_get(d, "generator"), "generator", shape.g_size(), -1);
+  p.d = mutable_data<float>(dict_get(d, "discriminator"), "discriminator", shape.d_size(), -1);
+  p.g_accum = optional_mutable<float>(dict_get(d, "generator_accum"), "generator_accum", shape.g_size(), -1);
+  p.d_accum = optional_mutable<float>(dict_get(d, "discriminator_accum"), "discriminator_accum", shape.d_size(), -1);
+  return p;
+}
+
+void bind_cfgan(py::module_& m) {
+  py::enum_<CFGANPlayer>(m, "CFGANPlayer", py::module_local())
+      .value("discriminator", CFGANPlayer::Discriminator)
+      .value("generator", CFGANPlayer::Generator);
+  py::class_<CFGANShape>(m, "CFGANShape", py::module_local())
+      .def(py::init([](std::int32_t n_items, std::int32_t hidden, std::int32_t g_layers, std::int32_t d_layers) {
+             CFGANShape s{n_items, hidden, g_layers, d_layers};
+             s.validate();
+             return s;
+           }),
+           py::arg("n_items"), py::arg("hidden"), py::arg("g_layers"), py::arg("d_layers"))
+      .def_property_readonly("g_size", &CFGANShape::g_size)
+      .def_property_readonly("d_size", &CFGANShape::d_size)
+      .def("offsets", [](const CFGANShape& s) {
+        py::dict o;
+        o["g_in"] = s.g_in();
+        o["g_in_bias"] = s.g_in_bias();
+        o["g_hidden"] = s.g_hidden();
+        o["g_hidden_bias"] = s.g_hidden_bias();
+        o["g_out"] = s.g_out();
+        o["g_out_bias"] = s.g_out_bias();
+        o["d_in_x"] = s.d_in_x();
+        o["d_in_c"] = s.d_in_c();
+        o["d_in_bias"] = s.d_in_bias();
+        o["d_out"] = s.d_out();
+        o["d_out_bias"] = s.d_out_bias();
+        return o;
+      });
+  py::class_<CFGANConfig>(m, "CFGANConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("lr", &CFGANConfig::lr)
+      .def_readwrite("reg", &CFGANConfig::reg)
+      .def_readwrite("alpha", &CFGANConfig::alpha)
+      .def_readwrite("s_zr", &CFGANConfig::s_zr)
+      .def_readwrite("s_pm", &CFGANConfig::s_pm)
+      .def_readwrite("activation", &CFGANConfig::activation)
+      .def_readwrite("optimizer", &CFGANConfig::optimizer)
+      .def_readwrite("num_threads", &CFGANConfig::num_threads)
+      .def_readwrite("seed", &CFGANConfig::seed)
+      .def_readwrite("epoch", &CFGANConfig::epoch)
+      .def("validate", &CFGANConfig::validate);
+  m.def("train_cfgan", [](const CFGANShape& shape, const py::dict& arrays, py::handle indptr, py::handle indices,
+                          const CFGANConfig& config, CFGANPlayer player) {
+    auto csr = csr_from(indptr, indices, shape.n_items, "train");
+    CFGANParams p = cfgan_params(shape, csr.view.n_rows, arrays);
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_cfgan(p, csr.view, config, player);
+    }
+    return stats_dict(stats);
+  }, py::arg("shape"), py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"), py::arg("player"));
+  m.def("cfgan_encode", [](const CFGANShape& shape, const py::dict& arrays, py::handle indptr, py::handle indices,
+                           Activation activation, py::handle users, int num_threads) {
+    auto csr = csr_from(indptr, indices, shape.n_items, "train");
+    CFGANParams p = cfgan_params(shape, csr.view.n_rows, arrays);
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(shape.hidden)});
+    float* optr = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      cfgan_encode(p, csr.view, activation, u.data(), u.size(), optr, num_threads);
+    }
+    return out;
+  }, py::arg("shape"), py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("activation"),
+     py::arg("users"), py::arg("num_threads") = 0);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
@@ -866,4 +949,5 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   bind_layers(m);
   bind_cdae(m);
   bind_irgan(m);
+  bind_cfgan(m);
 }

@@ -90,5 +90,52 @@ inline void add_sparse_rows(T* out, const T* W, int d, const std::int32_t* rows,
   }
 }
 
+// A stack of dense layers of width H after a first (caller-computed) layer: h holds L rows of H;
+// on entry h[0] is the first layer's pre-activation. Layer l >= 1 computes
+//   h[l] = act(h[l-1] W_l + b_l),  W_l = W + (l-1) H H (row-major, [in][out]), b_l = b + (l-1) H.
+template <class T>
+inline void mlp_forward(const T* W, const T* b, int L, int H, Activation act, T* h) {
+  activate_inplace(act, h, H);
+  for (int l = 1; l < L; ++l) {
+    const T* Wl = W + static_cast<Index>(l - 1) * H * H;
+    const T* x = h + static_cast<Index>(l - 1) * H;
+    T* y = h + static_cast<Index>(l) * H;
+    for (int o = 0; o < H; ++o) y[o] = b[static_cast<Index>(l - 1) * H + o];
+    for (int i = 0; i < H; ++i) {
+      const T xi = x[i];
+      const T* w = Wl + static_cast<Index>(i) * H;
+      for (int o = 0; o < H; ++o) y[o] += xi * w[o];
+    }
+    activate_inplace(act, y, H);
+  }
+}
+
+// Backward through mlp_forward. On entry g (H) is d loss / d h[L-1]; on exit it is d loss / d (the
+// first layer's pre-activation). gW, gb (same layout as W, b) receive the layers' gradients
+// (overwritten); `scratch` holds H values.
+template <class T>
+inline void mlp_backward(const T* W, int L, int H, Activation act, const T* h, T* g, T* gW, T* gb, T* scratch) {
+  for (int l = L - 1; l >= 1; --l) {
+    const T* y = h + static_cast<Index>(l) * H;
+    const T* x = h + static_cast<Index>(l - 1) * H;
+    backprop_activation(act, y, g, H);  // g = d loss / d pre-activation of layer l
+    const T* Wl = W + static_cast<Index>(l - 1) * H * H;
+    T* gWl = gW + static_cast<Index>(l - 1) * H * H;
+    for (int o = 0; o < H; ++o) gb[static_cast<Index>(l - 1) * H + o] = g[o];
+    for (int i = 0; i < H; ++i) {
+      const T* w = Wl + static_cast<Index>(i) * H;
+      T* gw = gWl + static_cast<Index>(i) * H;
+      T acc = T(0);
+      for (int o = 0; o < H; ++o) {
+        gw[o] = x[i] * g[o];
+        acc += w[o] * g[o];
+      }
+      scratch[i] = acc;
+    }
+    for (int i = 0; i < H; ++i) g[i] = scratch[i];
+  }
+  backprop_activation(act, h, g, H);
+}
+
 }  // namespace layers
 }  // namespace advrec

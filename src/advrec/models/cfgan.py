@@ -1,0 +1,218 @@
+"""CFGAN: vector-wise GAN collaborative filtering (Chae et al., CIKM 2018)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .._engine import core
+from .base import EpochTrained, check_float, check_positive_int, check_train, register
+
+_ACTIVATIONS = ("sigmoid", "identity", "tanh", "relu")
+_OPTIMIZERS = ("sgd", "adagrad")
+_ARRAYS = ("generator", "discriminator", "generator_accum", "discriminator_accum")
+
+
+@register
+class CFGAN(EpochTrained):
+    """CFGAN: a generator of real-valued purchase vectors against a discriminator of vectors.
+
+    * Generator: an MLP (``g_layers`` hidden layers of ``hidden`` units) conditioned on the user's
+      purchase vector ``c_u``; output ``r^_u = sigmoid(W_out h + b_out)`` over all items.
+    * Discriminator: an MLP (``d_layers`` hidden layers) on ``(x, c_u)``, ``D = sigmoid(.)``.
+    * Partial masking (PM): D sees the generated vector at u's purchased items and at a sample of
+      ``s_pm`` of the non-purchased ones, where the real vector is 0; zero reconstruction (ZR):
+      ``alpha * sum (r^_uj)^2`` over another sample of ``s_zr`` of them. ``s_pm = s_zr = 0`` is the
+      basic CFGAN, ``s_pm = 0`` CFGAN-ZR, ``s_zr = 0`` CFGAN-PM, both positive CFGAN-ZP.
+    * D minimises ``-ln D(r_u | c_u) - ln(1 - D(x^_u | c_u))``; G minimises
+      ``ln(1 - D(x^_u | c_u)) + alpha * ZR`` (the paper's objectives). One epoch runs ``d_steps``
+      discriminator passes, then ``g_steps`` generator passes, each a step per user (AdaGrad or
+      SGD), in a random order, Hogwild across threads. PM/ZR samples are redrawn every step.
+
+    The paper trains with Adam in mini-batches; here each user takes its own AdaGrad/SGD step (as
+    CDAE does), which keeps every step sparse: O((|c_u| + |PM| + |ZR|) hidden + layers hidden^2).
+
+    Ranking: items rank by ``W_out_i . h(u) + b_out_i`` (the sigmoid is monotone), with ``h(u)``
+    the generator's last hidden layer for the full training vector - a dot product of
+    ``[h(u), 1]`` and ``[W_out_i, b_out_i]``. The parameter attacks of :mod:`advrec.attacks` do
+    not apply (no user/item embedding blocks; they raise ``TypeError``).
+
+    Parameters
+    ----------
+    hidden : int
+        Units of every hidden layer of both networks.
+    g_layers, d_layers : int
+        Hidden layers of the generator and the discriminator (>= 1).
+    alpha : float
+        Weight of the ZR term.
+    s_zr, s_pm : float
+        Fractions of a user's non-purchased items sampled for ZR and PM, in [0, 1].
+    activation : {"sigmoid", "identity", "tanh", "relu"}
+        Hidden activation of both networks.
+    lr, optimizer, reg, epochs, init_std, adagrad_init, num_threads, seed, show_progress
+        As for :class:`advrec.CDAE`.
+    d_steps, g_steps : int
+        Discriminator and generator passes per epoch.
+    """
+
+    _array_names = _ARRAYS
+
+    def __init__(self, hidden: int = 64, g_layers: int = 1, d_layers: int = 1, alpha: float = 0.1,
+                 s_zr: float = 0.3, s_pm: float = 0.3, activation: str = "sigmoid", lr: float = 0.05,
+                 optimizer: str = "adagrad", reg: float = 0.0, d_steps: int = 1, g_steps: int = 1, epochs: int = 50,
+                 init_std: float = 0.1, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
+                 show_progress: bool = True):
+        self.hidden = hidden
+        self.g_layers = g_layers
+        self.d_layers = d_layers
+        self.alpha = alpha
+        self.s_zr = s_zr
+        self.s_pm = s_pm
+        self.activation = activation
+        self.lr = lr
+        self.optimizer = optimizer
+        self.reg = reg
+        self.d_steps = d_steps
+        self.g_steps = g_steps
+        self.epochs = epochs
+        self.init_std = init_std
+        self.adagrad_init = adagrad_init
+        self.num_threads = num_threads
+        self.seed = seed
+        self.show_progress = show_progress
+        self.n_users = None
+        self.n_items = None
+        self.history_ = []
+        self._epochs_done = 0
+
+    def _validate_hyper(self) -> None:
+        check_positive_int(self.hidden, "hidden")
+        check_positive_int(self.g_layers, "g_layers")
+        check_positive_int(self.d_layers, "d_layers")
+        check_float(self.alpha, "alpha")
+        for name in ("s_zr", "s_pm"):
+            check_float(getattr(self, name), name)
+            if getattr(self, name) > 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        check_float(self.lr, "lr", strict=True)
+        check_float(self.reg, "reg")
+        check_positive_int(self.d_steps, "d_steps", allow_zero=True)
+        check_positive_int(self.g_steps, "g_steps", allow_zero=True)
+        check_positive_int(self.epochs, "epochs", allow_zero=True)
+        check_float(self.init_std, "init_std")
+        check_float(self.adagrad_init, "adagrad_init", strict=True)
+        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
+        check_positive_int(self.seed, "seed", allow_zero=True)
+
+    def _engine_config(self):
+        cfg = core.CFGANConfig()
+        cfg.lr = float(self.lr)
+        cfg.reg = float(self.reg)
+        cfg.alpha = float(self.alpha)
+        cfg.s_zr = float(self.s_zr)
+        cfg.s_pm = float(self.s_pm)
+        cfg.activation = getattr(core.Activation, self.activation)
+        cfg.optimizer = getattr(core.Optimizer, self.optimizer)
+        cfg.num_threads = int(self.num_threads)
+        cfg.seed = int(self.seed)
+        cfg.validate()
+        return cfg
+
+    # ---- state --------------------------------------------------------------------------------
+    def _shape(self):
+        return core.CFGANShape(int(self.n_items), int(self.hidden), int(self.g_layers), int(self.d_layers))
+
+    def _arrays(self) -> Dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _ARRAYS if getattr(self, name, None) is not None}
+
+    def _init_state(self, train) -> None:
+        rng = np.random.default_rng(self.seed)
+        self.n_users, self.n_items = int(train.n_users), int(train.n_items)
+        shape = self._shape()
+        self.generator = (rng.standard_normal(shape.g_size) * self.init_std).astype(np.float32)
+        self.discriminator = (rng.standard_normal(shape.d_size) * self.init_std).astype(np.float32)
+        if self.optimizer == "adagrad":
+            self.generator_accum = np.full(shape.g_size, np.float32(self.adagrad_init))
+            self.discriminator_accum = np.full(shape.d_size, np.float32(self.adagrad_init))
+        else:
+            self.generator_accum = self.discriminator_accum = None
+        self._epochs_done = 0
+        self.history_ = []
+
+    def fit(self, train, *, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
+            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+            patience: Optional[int] = None, callback=None):
+        """Trains from a fresh initialisation; the arguments are those of :meth:`advrec.BPRMF.fit`
+        (without ``init``). Returns self."""
+        self._validate_hyper()
+        check_train(train)
+        self._init_state(train)
+        self._remember_train(train)
+        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
+
+    def _phases(self, epochs: int):
+        return [("cfgan", epochs, self._engine_config())]
+
+    def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
+        indptr, indices = train.csr_arrays()
+        steps = int(self.d_steps) + int(self.g_steps)
+        shape = self._shape()
+
+        def run(epoch: int) -> Dict[str, Any]:
+            out: Dict[str, Any] = {}
+            for k in range(steps):
+                cfg.epoch = epoch * steps + k
+                if k < self.d_steps:
+                    s = core.train_cfgan(shape, self._arrays(), indptr, indices, cfg, core.CFGANPlayer.discriminator)
+                    out.update(d_loss=s["loss"], d_accuracy=s["accuracy"])
+                else:
+                    s = core.train_cfgan(shape, self._arrays(), indptr, indices, cfg, core.CFGANPlayer.generator)
+                    out.update(g_loss=s["loss"], g_fooled=1.0 - s["accuracy"])
+            return out
+
+        return run
+
+    # ---- scoring ------------------------------------------------------------------------------
+    def encode(self, users) -> np.ndarray:
+        """The generator's last hidden layer h(u) (len(users) x hidden) for the training vectors."""
+        ids, _ = self._check_users(users)
+        return self._encode(ids)
+
+    def _encode(self, ids: np.ndarray) -> np.ndarray:
+        return core.cfgan_encode(self._shape(), self._arrays(), self._train_indptr, self._train_indices,
+                                 getattr(core.Activation, self.activation), ids, int(self.num_threads))
+
+    def output_layer(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Views ``(W_out, b_out)`` of the generator's output layer (n_items x hidden, n_items)."""
+        self._check_fitted()
+        off = self._shape().offsets()
+        H, n = int(self.hidden), int(self.n_items)
+        W = self.generator[off["g_out"]:off["g_out"] + n * H].reshape(n, H)
+        return W, self.generator[off["g_out_bias"]:off["g_out_bias"] + n]
+
+    def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        Z = self._encode(users)
+        W, b = self.output_layer()
+        U = np.hstack([Z, np.ones((Z.shape[0], 1), np.float32)])
+        return U, np.ascontiguousarray(np.hstack([W, b[:, None]]))
+
+    # ---- persistence --------------------------------------------------------------------------
+    def _set_extra_state(self, state: Dict[str, Any]) -> None:
+        super()._set_extra_state(state)
+        for name in _ARRAYS:
+            setattr(self, name, None)
+
+    def _validate_loaded(self) -> None:
+        super()._validate_loaded()
+        shape = self._shape()
+        for name, size in (("generator", shape.g_size), ("discriminator", shape.d_size)):
+            arr = getattr(self, name, None)
+            if arr is None or arr.shape != (size,) or arr.dtype != np.float32:
+                raise ValueError(f"model file is inconsistent: {name} should be float32 of shape ({size},)")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
