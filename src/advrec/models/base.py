@@ -31,13 +31,32 @@ from .._ranking import top_k
 
 FORMAT_VERSION = 1
 
+#: every model class by its name: the one registry (loading, experiment files, model fixtures)
 _REGISTRY: Dict[str, type] = {}
+#: other names of registered classes (``DUIF`` -> ``ContentMF``); files always record the class name
+_ALIASES: Dict[str, str] = {}
 
 
-def register(cls):
-    """Class decorator: makes a model class loadable by :func:`advrec.load`."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+def register(cls=None, *, aliases: Sequence[str] = ()):
+    """Class decorator: makes a model class loadable by :func:`advrec.load` and usable by name in
+    experiment files (also under ``aliases``)."""
+    def add(cls):
+        _REGISTRY[cls.__name__] = cls
+        for alias in aliases:
+            _ALIASES[alias] = cls.__name__
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def model_classes() -> Dict[str, type]:
+    """Every registered model class by name, aliases included, in registration order."""
+    import advrec  # noqa: F401  (importing the package registers every class)
+
+    out = dict(_REGISTRY)
+    for alias, name in _ALIASES.items():
+        out[alias] = _REGISTRY[name]
+    return out
 
 
 class NotFittedError(ValueError):

@@ -479,7 +479,7 @@ class AMR(Adversarial, VBPR):
                               "the paper's model", UserWarning, stacklevel=3)
 
 
-@register
+@register(aliases=("DUIF",))
 class ContentMF(_ContentModel):
     """Content-only model (DUIF-style, Geng et al. 2015, trained with BPR as in the AMR paper):
     ``y(u, i) = theta_u . (E c_i) (+ b' . c_i)``. Every item, warm or cold, is scored from its content.
