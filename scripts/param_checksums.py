@@ -15,10 +15,13 @@ Takes a few seconds; nothing is written to disk.
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import numpy as np
 
 import advrec
+
+warnings.simplefilter("ignore")  # eps-vs-norm and collapse warnings of these tiny runs are expected
 
 
 def digest(model) -> str:
@@ -49,6 +52,8 @@ def main() -> None:
     cases["AMF init"] = advrec.AMF(eps=0.5, **mf).fit(train, init=bpr)
     cases["AMF pretrain=2"] = advrec.AMF(eps=0.5, pretrain_epochs=2, **mf).fit(train)
     cases["AMF pretrain=0"] = advrec.AMF(eps=0.5, pretrain_epochs=0, **mf).fit(train)
+    cases["AMF default"] = advrec.AMF(**mf).fit(train)
+    cases["AMF eps_relative"] = advrec.AMF(eps=None, eps_relative=0.2, perturb="items", **mf).fit(train)
     cases["AMF partial_fit"] = advrec.AMF(eps=0.5, pretrain_epochs=1, **mf).fit(train).partial_fit(train, epochs=2)
     vbpr = advrec.VBPR(shared_user=True, item_bias=False, visual_bias=False, **vb).fit(train, item_features=F)
     cases["VBPR"] = advrec.VBPR(**vb).fit(train, item_features=F)
@@ -61,6 +66,8 @@ def main() -> None:
     cases["ASASRec init"] = advrec.ASASRec(eps=0.5, **sr).fit(train, init=sas)
     cases["ASASRec pretrain=1"] = advrec.ASASRec(eps=0.5, pretrain_epochs=1, **sr).fit(train)
     cases["ASASRec output"] = advrec.ASASRec(eps=0.5, perturb="output", pretrain_epochs=0, **sr).fit(train)
+    cases["ASASRec default"] = advrec.ASASRec(**sr).fit(train)
+    cases["AMR default"] = advrec.AMR(**vb).fit(train, item_features=F)
     cases["ItemPop"] = advrec.ItemPop().fit(train)
     for name in ("BPRMF", "VBPR", "SASRec"):
         m = cases[name]
