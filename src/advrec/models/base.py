@@ -31,6 +31,14 @@ from .._ranking import top_k
 
 FORMAT_VERSION = 1
 
+#: ``pretrain_epochs`` value of the adversarial models: half of ``epochs`` is clean pre-training
+PRETRAIN_AUTO = "auto"
+#: eps above this multiple of the median norm of the perturbed vectors draws a warning
+ADVERSARY_SCALE_LIMIT = 1.0
+#: a training accuracy this close to 0.5, after having been above COLLAPSE_FROM, counts as a collapse
+COLLAPSE_ACCURACY = 0.52
+COLLAPSE_FROM = 0.6
+
 #: every model class by its name: the one registry (loading, experiment files, model fixtures)
 _REGISTRY: Dict[str, type] = {}
 #: other names of registered classes (``DUIF`` -> ``ContentMF``); files always record the class name
@@ -57,6 +65,18 @@ def model_classes() -> Dict[str, type]:
     for alias, name in _ALIASES.items():
         out[alias] = _REGISTRY[name]
     return out
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside the advrec
+    package (the user's ``fit`` call), however deep inside the package it is raised."""
+    import sys
+
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class NotFittedError(ValueError):
@@ -290,6 +310,7 @@ class EpochLoop:
         self.show_progress = show_progress
         if not hasattr(model, "history_") or model.history_ is None:
             model.history_ = []
+        model.collapsed_ = False
         self._best = -math.inf
         self._since_best = 0
 
@@ -328,6 +349,7 @@ class EpochLoop:
         figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
         if self.eval_every and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
+        self._check_collapse(figures)
         model.history_.append(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
@@ -335,6 +357,35 @@ class EpochLoop:
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop(figures)
+
+    def _check_collapse(self, figures: Dict[str, Any]) -> None:
+        """Flags an epoch whose training accuracy fell back to chance (pairs ranked no better than
+        by a coin) after having been clearly better: the signature of an adversary that overwhelms
+        the model (eps too large for the embedding norms) or of a learning rate that destroyed what
+        was learned. Marks ``figures["collapsed"]``, sets ``model.collapsed_`` and warns once."""
+        accuracy = figures.get("accuracy")
+        if not isinstance(accuracy, float) or not math.isfinite(accuracy):
+            return
+        model = self.model
+        best = max((h.get("accuracy", 0.0) for h in model.history_ if isinstance(h.get("accuracy"), float)),
+                   default=0.0)
+        if best >= COLLAPSE_FROM and accuracy <= COLLAPSE_ACCURACY:
+            figures["collapsed"] = True
+            if not getattr(model, "collapsed_", False):
+                import warnings
+
+                hint = ""
+                if figures.get("phase") == getattr(model, "_adversarial_phase", None):
+                    norms = {name: float(np.median(n)) for name, n in model._adversary_row_norms().items() if n.size}
+                    shown = ", ".join(f"{name} {med:.3g}" for name, med in norms.items())
+                    hint = (f" The adversary's eps={model._effective_eps():g} against median norms of the perturbed vectors "
+                            f"({shown}) is the likely cause: lower eps or pre-train longer.")
+                else:
+                    hint = " A learning rate too large for this data is the usual cause."
+                warnings.warn(f"{type(model).__name__} collapsed in epoch {figures.get('epoch')}: training accuracy "
+                              f"fell to {accuracy:.3f} (chance is 0.5) after reaching {best:.3f}; the model now ranks "
+                              f"no better than chance.{hint}", RuntimeWarning, stacklevel=_caller_stacklevel())
+            model.collapsed_ = True
 
     def _validate(self) -> Dict[str, float]:
         from ..evaluation import evaluate
@@ -374,9 +425,9 @@ class EpochTrained(Recommender):
         Optionally takes structural parameters from ``init`` before anything is checked.
     ``_engine_config()`` and ``_epoch_fn(train, config) -> callable(epoch) -> dict``
         The engine configuration of clean training and the one place that calls the engine.
-    ``_phases(epochs, fresh) -> [(name, n_epochs, config), ...]``
+    ``_phases(epochs, fresh) -> [(name, n_epochs, config), ...]`` and ``_start_phase(name, config)``
         By default one phase named ``_clean_phase``; :class:`advrec.models.adversarial.Adversarial`
-        puts clean pre-training before the adversarial phase.
+        puts clean pre-training before the adversarial phase, whose budget it fixes when it starts.
 
     Every phase runs through :class:`EpochLoop`, so every trainer gets the same progress bar,
     callbacks, validation, early stopping, Ctrl-C handling and :meth:`partial_fit`. Attacks use
@@ -434,6 +485,10 @@ class EpochTrained(Recommender):
         """(phase name, number of epochs, engine config) in order; ``fresh`` is True in a
         :meth:`fit` without ``init`` (a new model), False when continuing one."""
         return [(self._clean_phase, epochs, self._engine_config())]
+
+    def _start_phase(self, phase: str, cfg) -> None:
+        """Called just before a phase's first epoch, after the phases before it have run (the
+        adversarial models fix their budget here)."""
 
     # ---- helpers of the state hooks --------------------------------------------------------------
     def _check_init(self, other, train, types, names: str) -> None:
@@ -540,6 +595,8 @@ class EpochTrained(Recommender):
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress)
         for phase, count, cfg in self._phases(n, fresh):
+            if count:
+                self._start_phase(phase, cfg)
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
         return self
