@@ -73,16 +73,23 @@ def _normalise(grads: Dict[str, np.ndarray], eps: float, norm: str, num_threads:
     return out
 
 
-def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
-                      triples=None, num_threads=None) -> Dict[str, np.ndarray]:
-    """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
-    eps = _check_eps(eps)
+def _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads):
+    """Checks the arguments shared by the gradient attacks; returns (block names, triples of D',
+    thread count)."""
     check_choice(norm, "norm", _NORMS)
     names = _targets(model, target)
     _check_data(model, train)
     num_threads = model_threads(model, num_threads)
     if triples is None:
         triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    return names, triples, num_threads
+
+
+def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
+                      triples=None, num_threads=None) -> Dict[str, np.ndarray]:
+    """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
+    eps = _check_eps(eps)
+    names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
     _, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
     return _normalise({n: grads[n] for n in names}, eps, norm, num_threads)
 
@@ -149,12 +156,7 @@ def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float]
     eps = _check_eps(eps)
     step = eps / 4 if step is None else _check_eps(step, "step")
     steps = check_positive_int(steps, "steps")
-    check_choice(norm, "norm", _NORMS)
-    names = _targets(model, target)
-    _check_data(model, train)
-    num_threads = model_threads(model, num_threads)
-    if triples is None:
-        triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
     blocks = model._perturbable()
     if random_start:
         deltas = random_perturbation(model, eps, norm=norm, target=names, seed=seed + 1, num_threads=num_threads)

@@ -101,6 +101,16 @@ class Recommender:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        """Stores the ``__init__`` arguments as attributes of the same names and marks the model
+        unfitted. Call it first thing in ``__init__`` as ``self._set_params(locals())``."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        self.n_users = None
+        self.n_items = None
+        self.history_ = []
+
     # ---- state ------------------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
@@ -441,6 +451,10 @@ class EpochTrained(Recommender):
     _perturbable_blocks: Dict[str, str] = {}
     #: optimiser slots among ``_array_names`` (a perturbed copy does not carry them)
     _optimizer_arrays: Tuple[str, ...] = ()
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
+        self._epochs_done = 0
 
     # The epoch counter survives save/load, so that a loaded model continues its history.
     def _extra_state(self) -> Dict[str, Any]:

@@ -58,23 +58,7 @@ class BPRMF(EpochTrained):
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
                  show_progress: bool = True):
-        self.factors = factors
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.use_bias = use_bias
-        self.reg_bias = reg_bias
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
     _clean_phase = "bpr"
@@ -240,15 +224,7 @@ class AMF(Adversarial, BPRMF):
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
                  show_progress: bool = True, eps_relative: float = 0.1):
-        super().__init__(factors=factors, lr=lr, optimizer=optimizer, reg=reg, use_bias=use_bias,
-                         reg_bias=reg_bias, epochs=epochs, batch_size=batch_size, init_std=init_std,
-                         adagrad_init=adagrad_init, num_threads=num_threads, seed=seed,
-                         show_progress=show_progress)
-        self.eps = eps
-        self.eps_relative = eps_relative
-        self.reg_adv = reg_adv
-        self.pretrain_epochs = pretrain_epochs
-        self.perturb = perturb
+        self._set_params(locals())
 
     _adversarial_phase = "apr"
     _perturb_choices = ("both", "users", "items")

@@ -20,9 +20,7 @@ class ItemPop(Recommender):
     _array_names = ("item_counts",)
 
     def __init__(self):
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
+        self._set_params(locals())
 
     def fit(self, train, **_ignored):
         """Counts training interactions per item. Returns self."""

@@ -64,24 +64,10 @@ class SASRec(EpochTrained):
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
                  lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.maxlen = maxlen
-        self.blocks = blocks
-        self.heads = heads
-        self.dropout = dropout
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.l2 = l2
-        self.sync = sync
-        self.lazy_adam = lazy_adam
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
         self._adam = None
 
     # ---- validation -----------------------------------------------------------------------------
@@ -318,14 +304,7 @@ class ASASRec(Adversarial, SASRec):
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
                  lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True,
                  eps_relative: float = 0.1):
-        super().__init__(factors=factors, maxlen=maxlen, blocks=blocks, heads=heads, dropout=dropout, lr=lr,
-                         batch_size=batch_size, epochs=epochs, l2=l2, sync=sync, lazy_adam=lazy_adam,
-                         num_threads=num_threads, seed=seed, show_progress=show_progress)
-        self.eps = eps
-        self.eps_relative = eps_relative
-        self.reg_adv = reg_adv
-        self.perturb = perturb
-        self.pretrain_epochs = pretrain_epochs
+        self._set_params(locals())
 
     _adversarial_phase = "sao"
     _perturb_choices = ("paper", "output")

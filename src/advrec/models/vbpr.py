@@ -94,33 +94,16 @@ class _ContentModel(EpochTrained):
     def _use_visual_bias(self) -> bool:
         return bool(self.visual_bias)
 
-    def _common_init(self, lr, optimizer, reg, reg_bias, reg_projection, epochs, batch_size, cold_negatives,
-                     init_std, adagrad_init, num_threads, seed, show_progress):
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.reg_bias = reg_bias
-        self.reg_projection = reg_projection
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.cold_negatives = cold_negatives
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
-        self._version = 0
-        for name in self._array_names:
-            setattr(self, name, None)
-
     _clean_phase = "bpr"
     _perturbable_blocks = {"features": "item_features"}  # AMR's threat model
     _optimizer_arrays = ("user_accum", "item_accum", "user_visual_accum", "projection_accum", "item_bias_accum",
                          "visual_bias_accum")
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
+        self._version = 0  # bumped whenever parameters change: invalidates the cached item matrix
+        for name in self._array_names:
+            setattr(self, name, None)
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
@@ -405,13 +388,7 @@ class VBPR(_ContentModel):
                  reg: float = 0.0, reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100,
                  batch_size: int = 512, cold_negatives: bool = False, init_std: float = 0.01,
                  adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.visual_factors = visual_factors
-        self.item_bias = item_bias
-        self.visual_bias = visual_bias
-        self.shared_user = shared_user
-        self._common_init(lr, optimizer, reg, reg_bias, reg_projection, epochs, batch_size, cold_negatives, init_std,
-                          adagrad_init, num_threads, seed, show_progress)
+        self._set_params(locals())
 
     def _dims(self) -> Tuple[int, int, bool]:
         K = check_positive_int(self.factors, "factors")
@@ -459,15 +436,7 @@ class AMR(Adversarial, VBPR):
                  reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
                  num_threads: int = 0, seed: int = 0, show_progress: bool = True, eps_relative: float = 0.1):
-        super().__init__(factors=factors, visual_factors=visual_factors, item_bias=item_bias,
-                         visual_bias=visual_bias, shared_user=shared_user, lr=lr, optimizer=optimizer, reg=reg,
-                         reg_bias=reg_bias, reg_projection=reg_projection, epochs=epochs, batch_size=batch_size,
-                         cold_negatives=cold_negatives, init_std=init_std, adagrad_init=adagrad_init,
-                         num_threads=num_threads, seed=seed, show_progress=show_progress)
-        self.eps = eps
-        self.eps_relative = eps_relative
-        self.reg_adv = reg_adv
-        self.pretrain_epochs = pretrain_epochs
+        self._set_params(locals())
 
     _adversarial_phase = "amr"
     _STRUCTURE = ("visual_factors", "item_bias", "visual_bias", "shared_user")
@@ -507,10 +476,8 @@ class ContentMF(_ContentModel):
                  reg: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
                  num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.visual_bias = visual_bias
-        self._common_init(lr, optimizer, reg, 0.0, reg_projection, epochs, batch_size, cold_negatives, init_std,
-                          adagrad_init, num_threads, seed, show_progress)
+        self._set_params(locals())
+        self.reg_bias = 0.0  # no item bias to regularise
 
     def _dims(self) -> Tuple[int, int, bool]:
         return 0, check_positive_int(self.factors, "factors"), False
