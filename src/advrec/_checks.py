@@ -140,3 +140,19 @@ def check_budget(value, name: str = "eps") -> float:
 def check_seed(seed, name: str = "seed") -> int:
     """A seed: an integer >= 0."""
     return check_positive_int(seed, name, allow_zero=True)
+
+
+#: optimisers of the BPR trainers (MF and content families)
+OPTIMIZERS = ("sgd", "adagrad")
+
+
+def check_bpr_trainer(model) -> None:
+    """The hyper-parameters every BPR trainer (BPR-MF, the content models) shares: ``lr``,
+    ``batch_size``, ``optimizer``, ``reg``, ``reg_bias``, ``init_std``, ``adagrad_init``."""
+    check_float(model.lr, "lr", strict=True)
+    check_positive_int(model.batch_size, "batch_size")
+    check_choice(model.optimizer, "optimizer", OPTIMIZERS)
+    check_float(model.reg, "reg")
+    check_float(model.reg_bias, "reg_bias")
+    check_float(model.init_std, "init_std")
+    check_float(model.adagrad_init, "adagrad_init", strict=True)

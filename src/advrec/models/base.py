@@ -468,10 +468,9 @@ class EpochTrained(Recommender):
 
     # ---- hooks ------------------------------------------------------------------------------
     def _validate_hyper(self) -> None:
-        """Raises on invalid hyper-parameters; subclasses extend it (calling ``super()``)."""
-        check_float(self.lr, "lr", strict=True)
+        """Raises on invalid hyper-parameters; subclasses extend it (calling ``super()``). Here: the
+        ones every epoch-trained model has."""
         check_positive_int(self.epochs, "epochs", allow_zero=True)
-        check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.num_threads, "num_threads", allow_zero=True)
         check_positive_int(self.seed, "seed", allow_zero=True)
 

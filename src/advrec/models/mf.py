@@ -6,12 +6,10 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_positive_int
+from .._checks import check_bpr_trainer, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
 from .base import EpochTrained, register
-
-_OPTIMIZERS = ("sgd", "adagrad")
 
 
 @register
@@ -68,11 +66,7 @@ class BPRMF(EpochTrained):
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
         check_positive_int(self.factors, "factors")
-        check_choice(self.optimizer, "optimizer", _OPTIMIZERS)
-        check_float(self.reg, "reg")
-        check_float(self.reg_bias, "reg_bias")
-        check_float(self.init_std, "init_std")
-        check_float(self.adagrad_init, "adagrad_init", strict=True)
+        check_bpr_trainer(self)
 
     def _engine_config(self):
         cfg = core.MFTrainConfig()

@@ -85,6 +85,8 @@ class SASRec(EpochTrained):
         d = check_float(self.dropout, "dropout")
         if d >= 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_float(self.lr, "lr", strict=True)
+        check_positive_int(self.batch_size, "batch_size")
         check_float(self.l2, "l2")
         check_bool(self.sync, "sync")
         check_bool(self.lazy_adam, "lazy_adam")

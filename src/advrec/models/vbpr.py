@@ -35,12 +35,10 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_positive_int
+from .._checks import check_bpr_trainer, check_float, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
 from .base import EpochTrained, _caller_stacklevel, register
-
-_OPTIMIZERS = ("sgd", "adagrad")
 
 
 def check_item_features(F, n_items: int, name: str = "item_features") -> np.ndarray:
@@ -107,12 +105,8 @@ class _ContentModel(EpochTrained):
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
-        check_choice(self.optimizer, "optimizer", _OPTIMIZERS)
-        check_float(self.reg, "reg")
-        check_float(self.reg_bias, "reg_bias")
+        check_bpr_trainer(self)
         check_float(self.reg_projection, "reg_projection")
-        check_float(self.init_std, "init_std")
-        check_float(self.adagrad_init, "adagrad_init", strict=True)
         K, V, shared = self._dims()
         if shared and K != V:
             raise ValueError(f"a shared user vector needs visual_factors == factors, got {V} and {K}")
