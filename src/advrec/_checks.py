@@ -18,6 +18,11 @@ def is_int(value) -> bool:
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
 
 
+def is_number(value) -> bool:
+    """True for real numbers (Python or NumPy), False for bools."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+
+
 def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
     """An integer > 0 (or >= 0 with ``allow_zero``)."""
     if not is_int(value):
@@ -29,7 +34,7 @@ def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
 
 def check_float(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
     """A finite real number >= ``minimum`` (> with ``strict``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating, np.integer)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
     if not np.isfinite(v) or v < minimum or (strict and v == minimum):

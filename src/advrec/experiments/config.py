@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
+from .._checks import is_int, is_number
 from ..evaluation import METRICS
 
 class ExperimentError(ValueError):
@@ -56,18 +57,16 @@ def _check_keys(section: Mapping, allowed: Sequence[str], path: str) -> None:
 
 
 def _int(value, path, minimum=0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value) or value < minimum:
         _fail(path, f"must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        _fail(path, f"must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _float_list(value, path) -> List[float]:
     vals = value if isinstance(value, (list, tuple)) else [value]
     out = []
     for i, v in enumerate(vals):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        if not is_number(v) or v < 0:
             _fail(f"{path}[{i}]" if isinstance(value, (list, tuple)) else path,
                   f"must be a number >= 0, got {v!r}")
         out.append(float(v))
@@ -214,7 +213,7 @@ def _validate_split(split, source) -> None:
         ts = split["test_size"]
         if method != "holdout":
             _fail("split.test_size", "only used with method 'holdout'")
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 < ts < 1:
+        if not is_number(ts) or not 0 < ts < 1:
             _fail("split.test_size", f"must be a number in (0, 1), got {ts!r}")
 
 
