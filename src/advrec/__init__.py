@@ -14,13 +14,13 @@ from ._engine import core as _core_engine  # noqa: F401  (the engine in use; tes
 from .interactions import Interactions
 from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
-from .models.cdae import CDAE
-from .models.cfgan import CFGAN
-from .models.irgan import IRGAN
 from .models.mf import AMF, BPRMF
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
 from .models.vbpr import AMR, DUIF, ContentMF, VBPR
+from .models.cdae import CDAE
+from .models.irgan import IRGAN
+from .models.cfgan import CFGAN
 from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, check_train, register
+from .base import EpochTrained, check_float, check_positive_int, register
 
 _OPTIMIZERS = ("sgd", "adagrad")
 _HIDDEN = ("identity", "sigmoid", "tanh", "relu")
@@ -80,28 +80,14 @@ class CDAE(EpochTrained):
                  output: str = "sigmoid", loss: str = "logistic", lr: float = 0.1, optimizer: str = "adagrad",
                  reg: float = 0.0, epochs: int = 100, init_std: float = 0.05, adagrad_init: float = 0.1,
                  num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.corruption = corruption
-        self.negatives = negatives
-        self.hidden = hidden
-        self.output = output
-        self.loss = loss
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.epochs = epochs
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
+
+    _clean_phase = "cdae"
+    _optimizer_arrays = ("item_in_accum", "user_node_accum", "hidden_bias_accum", "item_out_accum", "out_bias_accum")
 
     # ---- validation ---------------------------------------------------------------------------
     def _validate_hyper(self) -> None:
+        super()._validate_hyper()
         check_positive_int(self.factors, "factors")
         check_float(self.corruption, "corruption")
         if self.corruption >= 1:
@@ -115,11 +101,8 @@ class CDAE(EpochTrained):
             raise ValueError("loss='logistic' is the cross-entropy of a sigmoid output: it needs output='sigmoid'")
         check_float(self.lr, "lr", strict=True)
         check_float(self.reg, "reg")
-        check_positive_int(self.epochs, "epochs", allow_zero=True)
         check_float(self.init_std, "init_std")
         check_float(self.adagrad_init, "adagrad_init", strict=True)
-        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        check_positive_int(self.seed, "seed", allow_zero=True)
 
     def _engine_config(self):
         cfg = core.CDAEConfig()
@@ -156,19 +139,16 @@ class CDAE(EpochTrained):
         self._epochs_done = 0
         self.history_ = []
 
-    def fit(self, train, *, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
-            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains from a fresh initialisation; the arguments are those of :meth:`advrec.BPRMF.fit`
-        (without ``init``). Returns self."""
-        self._validate_hyper()
-        check_train(train)
-        self._init_state(train)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-
-    def _phases(self, epochs: int):
-        return [("cdae", epochs, self._engine_config())]
+    def _copy_state_from(self, other, train) -> None:
+        """``fit(train, init=cdae)`` continues a fitted CDAE of the same structure."""
+        self._check_init(other, train, CDAE, "CDAE")
+        if (other.factors, other.hidden, other.optimizer) != (self.factors, self.hidden, self.optimizer):
+            raise ValueError("init must have the same factors, hidden activation and optimizer")
+        self.n_users, self.n_items = other.n_users, other.n_items
+        for name in self._array_names:
+            value = getattr(other, name, None)
+            setattr(self, name, None if value is None else value.copy())
+        self._continue_history(other)
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         indptr, indices = train.csr_arrays()
@@ -187,7 +167,12 @@ class CDAE(EpochTrained):
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
         return core.cdae_encode(self._arrays(), self._train_indptr, self._train_indices,
-                                getattr(core.Activation, self.hidden), ids, int(self.num_threads))
+                                getattr(core.Activation, self.hidden), ids, self._threads(None))
+
+    @property
+    def _perturbable(self):
+        # No user/item embedding blocks: advrec.attacks sees no _perturbable and raises TypeError.
+        raise AttributeError("CDAE has no embedding blocks for parameter attacks")
 
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         Z = self._encode(users)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, check_train, register
+from .base import EpochTrained, check_float, check_positive_int, register
 
 _ACTIVATIONS = ("sigmoid", "identity", "tanh", "relu")
 _OPTIMIZERS = ("sgd", "adagrad")
@@ -63,30 +63,13 @@ class CFGAN(EpochTrained):
                  optimizer: str = "adagrad", reg: float = 0.0, d_steps: int = 1, g_steps: int = 1, epochs: int = 50,
                  init_std: float = 0.1, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
                  show_progress: bool = True):
-        self.hidden = hidden
-        self.g_layers = g_layers
-        self.d_layers = d_layers
-        self.alpha = alpha
-        self.s_zr = s_zr
-        self.s_pm = s_pm
-        self.activation = activation
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.d_steps = d_steps
-        self.g_steps = g_steps
-        self.epochs = epochs
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
+
+    _clean_phase = "cfgan"
+    _optimizer_arrays = ("generator_accum", "discriminator_accum")
 
     def _validate_hyper(self) -> None:
+        super()._validate_hyper()
         check_positive_int(self.hidden, "hidden")
         check_positive_int(self.g_layers, "g_layers")
         check_positive_int(self.d_layers, "d_layers")
@@ -103,11 +86,8 @@ class CFGAN(EpochTrained):
         check_float(self.reg, "reg")
         check_positive_int(self.d_steps, "d_steps", allow_zero=True)
         check_positive_int(self.g_steps, "g_steps", allow_zero=True)
-        check_positive_int(self.epochs, "epochs", allow_zero=True)
         check_float(self.init_std, "init_std")
         check_float(self.adagrad_init, "adagrad_init", strict=True)
-        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        check_positive_int(self.seed, "seed", allow_zero=True)
 
     def _engine_config(self):
         cfg = core.CFGANConfig()
@@ -144,19 +124,17 @@ class CFGAN(EpochTrained):
         self._epochs_done = 0
         self.history_ = []
 
-    def fit(self, train, *, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
-            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains from a fresh initialisation; the arguments are those of :meth:`advrec.BPRMF.fit`
-        (without ``init``). Returns self."""
-        self._validate_hyper()
-        check_train(train)
-        self._init_state(train)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-
-    def _phases(self, epochs: int):
-        return [("cfgan", epochs, self._engine_config())]
+    def _copy_state_from(self, other, train) -> None:
+        """``fit(train, init=cfgan)`` continues a fitted CFGAN of the same structure."""
+        self._check_init(other, train, CFGAN, "CFGAN")
+        same = ("hidden", "g_layers", "d_layers", "activation", "optimizer")
+        if any(getattr(other, n) != getattr(self, n) for n in same):
+            raise ValueError(f"init must have the same {', '.join(same)}")
+        self.n_users, self.n_items = other.n_users, other.n_items
+        for name in _ARRAYS:
+            value = getattr(other, name, None)
+            setattr(self, name, None if value is None else value.copy())
+        self._continue_history(other)
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         indptr, indices = train.csr_arrays()
@@ -185,7 +163,12 @@ class CFGAN(EpochTrained):
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
         return core.cfgan_encode(self._shape(), self._arrays(), self._train_indptr, self._train_indices,
-                                 getattr(core.Activation, self.activation), ids, int(self.num_threads))
+                                 getattr(core.Activation, self.activation), ids, self._threads(None))
+
+    @property
+    def _perturbable(self):
+        # No user/item embedding blocks: advrec.attacks sees no _perturbable and raises TypeError.
+        raise AttributeError("CFGAN has no embedding blocks for parameter attacks")
 
     def output_layer(self) -> Tuple[np.ndarray, np.ndarray]:
         """Views ``(W_out, b_out)`` of the generator's output layer (n_items x hidden, n_items)."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, check_train, register
+from .base import EpochTrained, check_float, check_positive_int, register
 
 _REWARDS = ("paper", "centered")
 _PLAYERS = ("generator", "discriminator")
@@ -76,31 +76,18 @@ class IRGAN(EpochTrained):
                  d_steps: int = 1, g_steps: int = 1, batch_size: int = 32, epochs: int = 30,
                  pretrain_epochs: int = 20, pretrain_lr: float = 0.05, predict_with: str = "generator",
                  init_std: float = 0.05, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.reg = reg
-        self.temperature = temperature
-        self.sample_lambda = sample_lambda
-        self.g_samples = g_samples
-        self.reward = reward
-        self.d_steps = d_steps
-        self.g_steps = g_steps
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_lr = pretrain_lr
-        self.predict_with = predict_with
-        self.init_std = init_std
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
+
+    _clean_phase = "irgan"
+
+    @property
+    def _perturbable_blocks(self) -> Dict[str, str]:
+        """The recommending player's embeddings (see :mod:`advrec.attacks`)."""
+        p = "g" if self.predict_with == "generator" else "d"
+        return {"users": f"{p}_users", "items": f"{p}_items"}
 
     def _validate_hyper(self) -> None:
+        super()._validate_hyper()
         check_positive_int(self.factors, "factors")
         check_float(self.lr_g, "lr_g", strict=True)
         check_float(self.lr_d, "lr_d", strict=True)
@@ -115,14 +102,11 @@ class IRGAN(EpochTrained):
         check_positive_int(self.d_steps, "d_steps", allow_zero=True)
         check_positive_int(self.g_steps, "g_steps", allow_zero=True)
         check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.epochs, "epochs", allow_zero=True)
         check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
         check_float(self.pretrain_lr, "pretrain_lr", strict=True)
         if self.predict_with not in _PLAYERS:
             raise ValueError(f"predict_with must be one of {_PLAYERS}, got {self.predict_with!r}")
         check_float(self.init_std, "init_std")
-        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        check_positive_int(self.seed, "seed", allow_zero=True)
 
     def _engine_config(self):
         cfg = core.IRGANConfig()
@@ -150,22 +134,12 @@ class IRGAN(EpochTrained):
             setattr(self, f"{prefix}_items", np.array(items, np.float32, copy=True))
             setattr(self, f"{prefix}_bias", np.array(b, np.float32, copy=True))
 
-    def _init_state(self, train, init) -> None:
+    def _init_state(self, train) -> None:
         from .mf import BPRMF
 
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         K = int(self.factors)
-        if init is not None:
-            if not isinstance(init, BPRMF):
-                raise TypeError(f"init must be a fitted BPRMF, got {type(init).__name__}")
-            init._check_fitted()
-            if (init.n_users, init.n_items) != (self.n_users, self.n_items):
-                raise ValueError(f"init model has {init.n_users} users x {init.n_items} items but the training data "
-                                 f"has {self.n_users} x {self.n_items}")
-            if init.user_factors.shape[1] != K:
-                raise ValueError(f"init model has {init.user_factors.shape[1]} factors, this model {K}")
-            self._start_from(init.user_factors, init.item_factors, init.item_bias)
-        elif self.pretrain_epochs:
+        if self.pretrain_epochs:
             bpr = BPRMF(factors=K, lr=self.pretrain_lr, epochs=int(self.pretrain_epochs), init_std=0.01,
                         num_threads=self.num_threads, seed=self.seed, show_progress=False).fit(train)
             self._start_from(bpr.user_factors, bpr.item_factors, None)
@@ -179,19 +153,26 @@ class IRGAN(EpochTrained):
         self._epochs_done = 0
         self.history_ = []
 
-    def fit(self, train, *, init=None, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
-            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains the game; ``init`` (a fitted :class:`advrec.BPRMF`) pre-trains both players. The
-        other arguments are those of :meth:`advrec.BPRMF.fit`. Returns self."""
-        self._validate_hyper()
-        check_train(train)
-        self._init_state(train, init)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
+    def _copy_state_from(self, other, train) -> None:
+        """``init`` = a fitted BPRMF (copied into both players: the paper's pre-training; the epoch
+        counter restarts) or a fitted IRGAN (continued)."""
+        from .mf import BPRMF
 
-    def _phases(self, epochs: int):
-        return [("irgan", epochs, self._engine_config())]
+        self._check_init(other, train, (BPRMF, IRGAN), "BPRMF or IRGAN")
+        K = int(self.factors)
+        self.n_users, self.n_items = other.n_users, other.n_items
+        if isinstance(other, IRGAN):
+            if other.factors != K:
+                raise ValueError(f"init model has {other.factors} factors, this model {K}")
+            for name in _BLOCKS:
+                setattr(self, name, getattr(other, name).copy())
+            self._continue_history(other)
+            return
+        if other.user_factors.shape[1] != K:
+            raise ValueError(f"init model has {other.user_factors.shape[1]} factors, this model {K}")
+        self._start_from(other.user_factors, other.item_factors, other.item_bias)
+        self._epochs_done = 0
+        self.history_ = []
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         indptr, indices = train.csr_arrays()
@@ -221,13 +202,7 @@ class IRGAN(EpochTrained):
         U = np.hstack([P[users], np.ones((len(users), 1), np.float32)])
         return U, np.ascontiguousarray(np.hstack([Q, b[:, None]]))
 
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """The recommending player's embeddings (see :mod:`advrec.attacks`)."""
-        self._check_fitted()
-        P, Q, _ = self._player()
-        return {"users": P, "items": Q}
-
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """BPR loss of the recommending player's scores over ``triples`` at the embeddings +
         ``deltas``, and its gradients (as :meth:`advrec.BPRMF._loss_gradients`)."""
         users, pos, neg = triples
@@ -236,23 +211,8 @@ class IRGAN(EpochTrained):
         Q = Q + deltas["items"] if "items" in deltas else Q
         loss, correct, gu, gi = core.bpr_gradients(np.ascontiguousarray(P, np.float32),
                                                    np.ascontiguousarray(Q, np.float32), b, users, pos, neg,
-                                                   True, True, num_threads)
+                                                   True, True, self._threads(num_threads))
         return loss, correct, {"users": gu, "items": gi}
-
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "IRGAN":
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        for name in _BLOCKS:
-            setattr(clone, name, getattr(self, name).copy())
-        p = "g" if self.predict_with == "generator" else "d"
-        if "users" in deltas:
-            setattr(clone, f"{p}_users", getattr(self, f"{p}_users") + deltas["users"])
-        if "items" in deltas:
-            setattr(clone, f"{p}_items", getattr(self, f"{p}_items") + deltas["items"])
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone.history_ = []
-        return clone
 
     # ---- persistence --------------------------------------------------------------------------
     def _set_extra_state(self, state: Dict[str, Any]) -> None:
