@@ -2,6 +2,7 @@
 
 #include "advrec/cdae.hpp"
 #include "advrec/rng.hpp"
+#include "two_halves.hpp"
 
 #include <cmath>
 #include <vector>
@@ -115,18 +116,7 @@ struct FloatCDAE {
   }
 };
 
-// Two blocks of users; each user likes a random 40% of its own block's items (never the other's).
-Csr block_data(int nu, int ni) {
-  std::vector<std::int32_t> rows, cols;
-  Rng r(77, 0);
-  for (int u = 0; u < nu; ++u)
-    for (int i = 0; i < ni / 2; ++i)
-      if (r.uniform_float() < 0.4f) {
-        rows.push_back(u);
-        cols.push_back((u % 2) * (ni / 2) + i);
-      }
-  return Csr::from_pairs(nu, ni, rows, cols);
-}
+Csr block_data(int nu, int ni) { return two_halves(nu, ni, 77); }
 
 TEST(CDAE, TrainingLowersTheLossAndRanksTheUsersBlockFirst) {
   const int nu = 40, ni = 40, K = 8;

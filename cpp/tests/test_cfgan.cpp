@@ -2,6 +2,7 @@
 
 #include "advrec/cfgan.hpp"
 #include "advrec/rng.hpp"
+#include "two_halves.hpp"
 
 #include <cmath>
 #include <functional>
@@ -106,17 +107,7 @@ struct TinyCFGAN {
   }
 };
 
-Csr halves(int nu, int ni) {
-  std::vector<std::int32_t> rows, cols;
-  Rng r(3, 0);
-  for (int u = 0; u < nu; ++u)
-    for (int i = 0; i < ni / 2; ++i)
-      if (r.uniform_float() < 0.4f) {
-        rows.push_back(u);
-        cols.push_back((u % 2) * (ni / 2) + i);
-      }
-  return Csr::from_pairs(nu, ni, rows, cols);
-}
+Csr halves(int nu, int ni) { return two_halves(nu, ni, 3); }
 
 // The real vectors are 1 at purchased items and 0 elsewhere: after training, the generator's
 // outputs at a user's purchased items are above those at the other items for most users.

@@ -2,6 +2,7 @@
 
 #include "advrec/irgan.hpp"
 #include "advrec/rng.hpp"
+#include "two_halves.hpp"
 
 #include <cmath>
 
@@ -111,18 +112,7 @@ struct TinyIRGAN {
   }
 };
 
-// Users of two halves that each like a random 40% of their half's items.
-Csr halves(int nu, int ni) {
-  std::vector<std::int32_t> rows, cols;
-  Rng r(3, 0);
-  for (int u = 0; u < nu; ++u)
-    for (int i = 0; i < ni / 2; ++i)
-      if (r.uniform_float() < 0.4f) {
-        rows.push_back(u);
-        cols.push_back((u % 2) * (ni / 2) + i);
-      }
-  return Csr::from_pairs(nu, ni, rows, cols);
-}
+Csr halves(int nu, int ni) { return two_halves(nu, ni, 3); }
 
 TEST(IRGAN, TheDiscriminatorLearnsAndTheGeneratorDrawsMoreTrueItems) {
   const int nu = 30, ni = 40;

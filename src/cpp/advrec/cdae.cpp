@@ -2,6 +2,7 @@
 
 #include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
+#include "advrec/user_epoch.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -20,12 +21,6 @@ CDAEView<float> view_of(const CDAEParams& p) {
   return CDAEView<float>{p.n_users, p.n_items, p.dim, p.item_in, p.user_node, p.hidden_bias, p.item_out, p.out_bias};
 }
 
-// Per-thread totals on their own cache line (written once per user).
-struct alignas(64) CDAETotals {
-  Index users = 0, skipped = 0, entries = 0, correct = 0;
-  double loss = 0.0;
-};
-
 // One user's stochastic step: corrupt, sample negatives, forward/backward, then one optimiser step
 // per touched row (gradients computed with the parameters fixed, so a step sees one consistent
 // model apart from other threads' concurrent Hogwild writes).
@@ -33,7 +28,7 @@ class CDAEStep {
  public:
   CDAEStep(CDAEParams& p, const CDAEConfig& c) : p_(p), c_(c), grad_row_(static_cast<size_t>(p.dim)) {}
 
-  void operator()(std::int32_t u, const CsrView& train, Rng& rng, CDAETotals& tot) {
+  void operator()(std::int32_t u, const CsrView& train, Rng& rng, UserEpochTotals& tot) {
     const std::int32_t* items = train.row_data(u);
     const Index n_u = train.row_size(u);
     // Corruption: each 1 survives with probability 1 - q and is scaled to 1/(1-q) (unbiased).
@@ -151,47 +146,18 @@ EpochStats train_cdae(CDAEParams& params, const CsrView& train, const CDAEConfig
           "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
               " items but the model has " + std::to_string(params.n_users) + " x " + std::to_string(params.n_items));
   require(train.nnz() > 0, "training data is empty");
-  // The paper's random user order, drawn on one stream so that it does not depend on the threads.
-  std::vector<std::int32_t> order(static_cast<size_t>(train.n_rows));
-  std::iota(order.begin(), order.end(), 0);
-  Rng shuffle(mix_seed(config.seed, config.epoch, 0xCDAEu), 0);
-  for (size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[shuffle.uniform(k)]);
-
-  const int n_chunks = resolve_threads(config.num_threads);
-  std::vector<CDAETotals> totals(static_cast<size_t>(n_chunks));
-  ExceptionCarrier carrier;
-  const Index n = train.n_rows;
-#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
-  for (int chunk = 0; chunk < n_chunks; ++chunk) {
-    carrier.run([&] {
-      const Index begin = n * chunk / n_chunks, end = n * (chunk + 1) / n_chunks;
-      Rng rng(mix_seed(config.seed, config.epoch, 0xCDAE1u), static_cast<std::uint64_t>(chunk));
-      CDAETotals& tot = totals[static_cast<size_t>(chunk)];
-      CDAEStep step(params, config);
-      for (Index k = begin; k < end; ++k) {
-        const std::int32_t u = order[static_cast<size_t>(k)];
-        if (train.row_size(u) == 0) {
-          ++tot.skipped;
-          continue;
-        }
-        step(u, train, rng, tot);
-        ++tot.users;
-      }
-    });
-  }
-  carrier.rethrow();
+  // The paper's Algorithm 1: every user once, in a random order.
+  const UserEpochTotals t = for_each_user_shuffled(train, config.num_threads, config.seed, config.epoch, 0xCDAEu, [&] {
+    return [&, step = CDAEStep(params, config)](std::int32_t u, Rng& rng, UserEpochTotals& tot) mutable {
+      step(u, train, rng, tot);
+    };
+  });
   EpochStats out;
-  Index entries = 0, correct = 0;
-  for (const auto& t : totals) {
-    out.samples += t.users;
-    out.skipped += t.skipped;
-    out.loss += t.loss;
-    entries += t.entries;
-    correct += t.correct;
-  }
-  if (entries > 0) {
-    out.loss /= static_cast<double>(entries);
-    out.accuracy = static_cast<double>(correct) / static_cast<double>(entries);
+  out.samples = t.users;
+  out.skipped = t.skipped;
+  if (t.entries > 0) {
+    out.loss = t.loss / static_cast<double>(t.entries);
+    out.accuracy = static_cast<double>(t.correct) / static_cast<double>(t.entries);
   }
   check_finite(params, out.loss, config);
   return out;

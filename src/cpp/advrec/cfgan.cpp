@@ -2,6 +2,7 @@
 
 #include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
+#include "advrec/user_epoch.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,18 +12,13 @@
 namespace advrec {
 namespace {
 
-struct alignas(64) CFGANTotals {
-  Index users = 0, skipped = 0, decisions = 0, correct = 0;
-  double loss = 0.0;
-};
-
 // One user's step for one player: sample PM and ZR sets, compute the gradients with the parameters
 // fixed, then one optimiser step per touched row.
 class CFGANStep {
  public:
   CFGANStep(CFGANParams& p, const CFGANConfig& c) : p_(p), c_(c), mark_(static_cast<size_t>(p.shape.n_items), 0) {}
 
-  void operator()(std::int32_t u, const CsrView& train, CFGANPlayer player, Rng& rng, CFGANTotals& tot) {
+  void operator()(std::int32_t u, const CsrView& train, CFGANPlayer player, Rng& rng, UserEpochTotals& tot) {
     const CFGANShape& s = p_.shape;
     const std::int32_t* bought = train.row_data(u);
     const Index n_p = train.row_size(u);
@@ -53,11 +49,11 @@ class CFGANStep {
     w_.correct = 0;
     if (player == CFGANPlayer::Generator) {
       tot.loss += cfgan_generator_step(s, p_.g, p_.d, bought, sets, c_.alpha, c_.activation, w_);
-      tot.decisions += 1;
+      tot.entries += 1;
       apply_generator(bought, sets);
     } else {
       tot.loss += cfgan_discriminator_step(s, p_.g, p_.d, bought, sets, c_.activation, w_);
-      tot.decisions += 2;
+      tot.entries += 2;
       apply_discriminator(bought, sets);
     }
     tot.correct += w_.correct;
@@ -176,45 +172,17 @@ EpochStats train_cfgan(CFGANParams& p, const CsrView& train, const CFGANConfig& 
           "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
               " items but the model has " + std::to_string(p.n_users) + " x " + std::to_string(p.shape.n_items));
   require(train.nnz() > 0, "training data is empty");
-  std::vector<std::int32_t> order(static_cast<size_t>(train.n_rows));
-  std::iota(order.begin(), order.end(), 0);
-  const std::uint64_t tag = player == CFGANPlayer::Generator ? 0xCF6A1u : 0xCF6A0u;
-  Rng shuffle(mix_seed(c.seed, c.epoch, tag), 0);
-  for (size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[shuffle.uniform(k)]);
-  const int n_chunks = resolve_threads(c.num_threads);
-  std::vector<CFGANTotals> totals(static_cast<size_t>(n_chunks));
-  ExceptionCarrier carrier;
-  const Index n = train.n_rows;
-#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
-  for (int chunk = 0; chunk < n_chunks; ++chunk) {
-    carrier.run([&] {
-      const Index begin = n * chunk / n_chunks, end = n * (chunk + 1) / n_chunks;
-      Rng rng(mix_seed(c.seed, c.epoch, tag + 2), static_cast<std::uint64_t>(chunk));
-      CFGANTotals& tot = totals[static_cast<size_t>(chunk)];
-      CFGANStep step(p, c);
-      for (Index k = begin; k < end; ++k) {
-        const std::int32_t u = order[static_cast<size_t>(k)];
-        if (train.row_size(u) == 0) {
-          ++tot.skipped;
-          continue;
-        }
-        step(u, train, player, rng, tot);
-        ++tot.users;
-      }
-    });
-  }
-  carrier.rethrow();
+  const std::uint64_t tag = player == CFGANPlayer::Generator ? 0xCF6A2u : 0xCF6A0u;
+  const UserEpochTotals t = for_each_user_shuffled(train, c.num_threads, c.seed, c.epoch, tag, [&] {
+    return [&, step = CFGANStep(p, c)](std::int32_t u, Rng& rng, UserEpochTotals& tot) mutable {
+      step(u, train, player, rng, tot);
+    };
+  });
   EpochStats out;
-  Index decisions = 0, correct = 0;
-  for (const auto& t : totals) {
-    out.samples += t.users;
-    out.skipped += t.skipped;
-    out.loss += t.loss;
-    decisions += t.decisions;
-    correct += t.correct;
-  }
-  if (out.samples) out.loss /= static_cast<double>(out.samples);
-  if (decisions) out.accuracy = static_cast<double>(correct) / static_cast<double>(decisions);
+  out.samples = t.users;
+  out.skipped = t.skipped;
+  if (t.users) out.loss = t.loss / static_cast<double>(t.users);
+  if (t.entries) out.accuracy = static_cast<double>(t.correct) / static_cast<double>(t.entries);
   if (!(std::isfinite(out.loss) && all_finite(p.g, p.shape.g_size()) && all_finite(p.d, p.shape.d_size()))) {
     throw NumericalError(std::string("CFGAN training diverged in the ") +
                          (player == CFGANPlayer::Generator ? "generator" : "discriminator") +
