@@ -30,7 +30,7 @@ KS = (50, 100)
 METRICS = ("hr", "ndcg")
 
 EPOCHS = {
-    "video": dict(bpr=60, cdae=30, irgan=2, cfgan=10),
+    "video": dict(bpr=60, cdae=30, irgan=1, cfgan=10),
     "gowalla": dict(bpr=80, cdae=20, irgan=2, cfgan=5),
 }
 

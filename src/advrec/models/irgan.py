@@ -71,7 +71,7 @@ class IRGAN(EpochTrained):
 
     _array_names = _BLOCKS
 
-    def __init__(self, factors: int = 64, lr_g: float = 0.1, lr_d: float = 0.1, reg: float = 1e-5,
+    def __init__(self, factors: int = 64, lr_g: float = 0.001, lr_d: float = 0.001, reg: float = 1e-5,
                  temperature: float = 1.0, sample_lambda: float = 0.2, g_samples: int = 2, reward: str = "paper",
                  d_steps: int = 1, g_steps: int = 1, batch_size: int = 32, epochs: int = 30,
                  pretrain_epochs: int = 20, pretrain_lr: float = 0.05, predict_with: str = "generator",
