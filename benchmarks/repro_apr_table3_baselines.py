@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 import advrec
-from _common import data_dir, write_result
+from _common import write_result
+from repro_apr import load  # the same dataset loaders (video, gowalla, ml-latest-small)
 
 KS = (50, 100)
 METRICS = ("hr", "ndcg")
@@ -33,16 +34,6 @@ EPOCHS = {
     "video": dict(bpr=60, cdae=30, irgan=1, cfgan=10),
     "gowalla": dict(bpr=80, cdae=20, irgan=2, cfgan=5),
 }
-
-
-def load(name):
-    root = data_dir()
-    if name == "video":
-        return advrec.datasets.load_rating_split(root / "amazon-video-sasrec" / "Video.train.rating",
-                                                 root / "amazon-video-sasrec" / "Video.test.rating")
-    if name == "gowalla":
-        return advrec.datasets.load_lightgcn(root / "gowalla-lightgcn")
-    raise ValueError(name)
 
 
 def run(name, models, seeds, threads, quick):
