@@ -9,6 +9,11 @@ for ``norm="l2"`` (FGM), ``max |delta_row| <= eps`` for ``norm="sign"`` (FGSM).
 The gradient of the model's training loss is taken over a seeded sample of triples D' with one
 negative per observed training pair (APR section 2.3), recomputed at the current perturbation for
 the iterative attack.
+
+A budget so large that the perturbed scores overflow float32 is *degenerate*: every attack then
+raises :class:`advrec.evaluation.NonFiniteScoresError` (a ``ValueError``) instead of returning a
+model whose metrics would be meaningless, and :func:`advrec.robustness` reports the budget as
+degenerate.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from . import _seeds
 from ._engine import core
+from .evaluation import NonFiniteScoresError
 
 _NORMS = ("l2", "sign")
 
@@ -62,7 +69,8 @@ def sample_triples(train, seed: int = 0, negatives_per_pair: int = 1, num_thread
     """The reduced training set D': every training pair (u, i) with ``negatives_per_pair`` items
     j drawn (seeded) from those u never interacted with. Returns ``(users, pos, neg)`` int32."""
     indptr, indices = train.csr_arrays()
-    return core.sample_triples(indptr, indices, int(train.n_items), int(seed), int(negatives_per_pair),
+    return core.sample_triples(indptr, indices, int(train.n_items), _seeds.engine_seed(seed, "attack"),
+                               int(negatives_per_pair),
                                int(num_threads))
 
 
@@ -127,7 +135,10 @@ def random_perturbation(model, eps: float = 0.5, *, norm: str = "l2", target=Non
     if norm not in _NORMS:
         raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
     names = _targets(model, target)
-    rng = np.random.default_rng(seed)
+    return _random_directions(model, names, eps, norm, _seeds.rng(seed, "attack-noise"), num_threads)
+
+
+def _random_directions(model, names, eps: float, norm: str, rng, num_threads: int) -> Dict[str, np.ndarray]:
     blocks = model._perturbable()
     out = {}
     for n in names:
@@ -162,8 +173,8 @@ def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float]
         triples = sample_triples(train, seed=seed, num_threads=num_threads)
     blocks = model._perturbable()
     if random_start:
-        deltas = random_perturbation(model, eps, norm=norm, target=names, seed=seed + 1, num_threads=num_threads)
-        rng = np.random.default_rng(seed + 2)
+        rng = _seeds.rng(seed, "attack-start")
+        deltas = _random_directions(model, names, eps, norm, rng, num_threads)
         for n in names:  # uniform radius inside the ball, not only on its surface
             deltas[n] *= rng.uniform(0, 1, size=(deltas[n].shape[0], 1)).astype(np.float32)
     else:
@@ -190,8 +201,24 @@ def iterative(model, train, eps: float = 0.5, step: Optional[float] = None, step
 
 
 def _finish(model, deltas, info):
+    """The perturbed copy; raises NonFiniteScoresError when the budget is degenerate (the perturbed
+    scores are NaN or overflow float32, so no metric could be computed from them)."""
+    from .evaluation import _check_factors, _describe
+
     clone = model._perturbed_copy(deltas)
     clone.attack_ = info
+    what = _describe(clone)
+    if hasattr(clone, "_encode"):
+        # Sequence models compute user vectors with a forward pass over each history; checking them
+        # here would cost a full evaluation, so only the item side is checked now and the scores are
+        # checked when the copy is scored (evaluate / recommend raise the same error).
+        for name, delta in deltas.items():
+            if not np.isfinite(delta).all():
+                raise NonFiniteScoresError(f"{what}: the perturbation of {name!r} is not finite (degenerate budget)")
+        return clone
+    rows = 8192
+    for lo in range(0, clone.n_users, rows):
+        _check_factors(*clone._scoring_factors(np.arange(lo, min(lo + rows, clone.n_users), dtype=np.int32)), what)
     return clone
 
 

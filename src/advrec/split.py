@@ -26,6 +26,7 @@ from typing import Tuple
 
 import numpy as np
 
+from . import _seeds
 from .interactions import Interactions
 
 __all__ = ["leave_one_out", "holdout"]
@@ -57,7 +58,7 @@ def _rank_within_user(data: Interactions, by: str, seed: int) -> Tuple[np.ndarra
     if by == "time":
         order = data._chrono_order()
     else:
-        rng = np.random.default_rng(seed)
+        rng = _seeds.rng(seed, "split")
         order = np.lexsort((rng.random(n), data.users))
     counts = data.user_counts()
     starts = np.zeros(data.n_users + 1, dtype=np.int64)

@@ -92,6 +92,9 @@ class Recommender:
     def _check_users(self, users) -> Tuple[np.ndarray, bool]:
         self._check_fitted()
         scalar = np.ndim(users) == 0
+        if np.ndim(users) > 1:
+            raise ValueError(f"users must be one user id or a 1-d array of user ids, got an array of shape "
+                             f"{np.shape(users)} (flatten it, e.g. users.ravel())")
         ids = _as_int32_ids(np.atleast_1d(users), "users", self.n_users)
         return ids, scalar
 
@@ -136,8 +139,8 @@ class Recommender:
         users : int or array of int
             Internal user ids.
         k : int
-            Number of items. If fewer than ``k`` items are left after excluding seen ones, the
-            remaining slots hold id -1 and score -inf.
+            Number of items, capped at ``n_items``. If fewer than ``k`` items are left after
+            excluding seen ones, the remaining slots hold id -1 and score -inf.
         exclude_seen : bool
             Leave out the items each user interacted with in the training data.
 
@@ -145,8 +148,13 @@ class Recommender:
         -------
         (ids, scores) : int32 and float32 arrays of shape (n, k), or (k,) for a single user,
             best first.
+
+        Raises
+        ------
+        advrec.evaluation.NonFiniteScoresError
+            If the model's scores are NaN or overflow float32 (nothing can be ranked).
         """
-        from ..evaluation import top_k
+        from ..evaluation import _describe, top_k
 
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise TypeError(f"k must be an integer, got {type(k).__name__}")
@@ -157,7 +165,7 @@ class Recommender:
         exclude = None
         if exclude_seen:
             exclude = (self._train_indptr, self._train_indices, ids)
-        top_ids, top_scores = top_k(U, V, int(k), exclude=exclude, num_threads=num_threads)
+        top_ids, top_scores = top_k(U, V, int(k), exclude=exclude, num_threads=num_threads, what=_describe(self))
         if scalar:
             return top_ids[0], top_scores[0]
         return top_ids, top_scores

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _seeds
 from .._engine import core
 from .base import EpochTrained, register
 # Argument checks shared by every trainer (imported from here by older code paths too).
@@ -100,12 +101,12 @@ class BPRMF(EpochTrained):
         cfg.optimizer = core.Optimizer.adagrad if self.optimizer == "adagrad" else core.Optimizer.sgd
         cfg.batch_size = int(self.batch_size)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state --------------------------------------------------------------------------------
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         self.user_factors = (rng.standard_normal((self.n_users, d)) * self.init_std).astype(np.float32)

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _seeds
 from .._engine import core
 from .base import EpochTrained, register
 from .mf import _check_float, _check_positive_int, _check_train
@@ -119,7 +120,7 @@ class SASRec(EpochTrained):
         cfg.sync = bool(self.sync)
         cfg.lazy_adam = bool(self.lazy_adam)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state ----------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class SASRec(EpochTrained):
         return core.sasrec_layout(int(self.factors), int(self.maxlen), int(self.blocks))
 
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
 

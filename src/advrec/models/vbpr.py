@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _seeds
 from .._engine import core
 from .base import EpochTrained, register
 from .mf import _check_float, _check_positive_int, _check_train
@@ -166,12 +167,12 @@ class _ContentModel(EpochTrained):
         cfg.batch_size = int(self.batch_size)
         cfg.cold_negatives = bool(self.cold_negatives)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state ------------------------------------------------------------------------------------
     def _init_state(self, train, F: np.ndarray) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         K, V, shared = self._dims()
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         nu, ni, D = self.n_users, self.n_items, F.shape[1]
