@@ -44,6 +44,11 @@ def _readonly(arr: Optional[np.ndarray]) -> Optional[np.ndarray]:
 def _as_1d(values: Any, name: str) -> np.ndarray:
     if values is None:
         raise TypeError(f"{name} must be an array of ids, got None")
+    if sp.issparse(values):
+        raise TypeError(f"{name} must be a 1-d array, got a scipy.sparse matrix of shape {values.shape}; "
+                        "build interactions from a users x items matrix with Interactions.from_csr(matrix)")
+    if type(values).__name__ == "DataFrame":
+        raise TypeError(f"{name} must be a 1-d array, got a DataFrame; use Interactions.from_pandas(df, ...)")
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -142,6 +147,20 @@ def _timestamps(values: Any, n: int) -> Optional[np.ndarray]:
     raise TypeError(f"timestamps must be integers or datetime64, got dtype {arr.dtype}")
 
 
+def _max_dense_space(n_rows: int) -> int:
+    """Largest id space ``dense_ids=True`` accepts for ``n_rows`` interactions."""
+    return max(1 << 24, 64 * n_rows)
+
+
+def _check_weight_values(arr: np.ndarray, name: str = "weights") -> None:
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN/inf at position {int(np.flatnonzero(~np.isfinite(arr))[0])}")
+    if arr.size and arr.min() < 0:
+        bad = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{name} contains a negative value {arr[bad]} at position {bad}: weights are interaction "
+                         "strengths and must be >= 0 (drop or shift negative feedback first)")
+
+
 def _weights(values: Any, n: int) -> Optional[np.ndarray]:
     if values is None:
         return None
@@ -151,8 +170,7 @@ def _weights(values: Any, n: int) -> Optional[np.ndarray]:
     if arr.dtype.kind not in "iuf" and arr.dtype.kind != "b":
         raise TypeError(f"weights must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"weights contains NaN/inf at position {int(np.flatnonzero(~np.isfinite(arr))[0])}")
+    _check_weight_values(arr)
     return arr
 
 
@@ -272,12 +290,14 @@ class Interactions:
         timestamps : array_like of int or datetime64, optional
             Interaction times (datetime64 values are converted to unix seconds).
         weights : array_like of float, optional
-            Interaction strengths (e.g. ratings), stored as float32.
+            Interaction strengths (e.g. ratings), stored as float32; finite and >= 0.
         n_users, n_items : int, optional
             Only with ``dense_ids=True``: size of the id spaces (default: largest id + 1).
         dense_ids : bool, default False
             Keep the given non-negative integer ids as internal ids (``user_ids`` is then
             ``arange(n_users)``). Use it when several files share one id space (train/test files).
+            An id space larger than ``max(2**24, 64 * n_interactions)`` is refused (it would
+            allocate memory for ids that have no data; map such ids with ``dense_ids=False``).
         item_features : array_like, shape (n_items, D), optional
             Item content features aligned with the internal item ids.
 
@@ -326,6 +346,14 @@ class Interactions:
                 raise ValueError(f"items contains id {max_i}, outside [0, n_items={n_items})")
             if n_users > _INT32_MAX or n_items > _INT32_MAX:
                 raise ValueError("ids must be below 2**31-1")
+            for name, size, given in (("n_users", n_users, "users"), ("n_items", n_items, "items")):
+                # The id space is allocated (original ids, per-user and per-item arrays, model rows):
+                # an id space far beyond the data is almost always raw ids passed as dense ones.
+                if size > _max_dense_space(n):
+                    raise ValueError(
+                        f"dense_ids=True with {name}={size} for {n} interactions: an id space this far beyond "
+                        f"the data would allocate memory for {size} {given}. Use dense_ids=False (the default) "
+                        f"to map the ids to 0..n-1, or re-index them first")
             u = users.astype(np.int32)
             i = items.astype(np.int32)
             user_ids = np.arange(n_users, dtype=np.int64)
@@ -428,8 +456,7 @@ class Interactions:
         users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(m.indptr))
         items = m.indices.astype(np.int32)
         w = m.data.astype(np.float32)
-        if not np.all(np.isfinite(w)):
-            raise ValueError("matrix contains NaN/inf values")
+        _check_weight_values(w, "matrix values")
         weights = None if np.all(w == 1.0) else w
         return cls(users, items, None, weights, n_users, n_items, np.arange(n_users, dtype=np.int64),
                    np.arange(n_items, dtype=np.int64), _trusted=True)

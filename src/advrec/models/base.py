@@ -372,6 +372,26 @@ def check_float(value, name: str, minimum: float = 0.0, strict: bool = False) ->
     return v
 
 
+#: Largest accepted batch_size. The engine reserves per-thread buffers of batch_size rows; a larger
+#: value only allocates memory (10**9 used to end in std::bad_alloc).
+MAX_BATCH_SIZE = 1 << 20
+
+
+def check_batch_size(value, name: str = "batch_size") -> int:
+    value = check_positive_int(value, name)
+    if value > MAX_BATCH_SIZE:
+        raise ValueError(f"{name} must be at most {MAX_BATCH_SIZE}, got {value}: a larger batch only reserves "
+                         "memory (one epoch never needs more than its number of samples)")
+    return value
+
+
+def bpr_trainable_users(train) -> int:
+    """Users that give BPR triples: at least one training item and at least one item they never
+    interacted with (the negative)."""
+    counts = np.diff(train.csr_arrays()[0])
+    return int(np.count_nonzero((counts > 0) & (counts < train.n_items)))
+
+
 def check_train(train) -> None:
     for attr in ("n_users", "n_items", "csr_arrays"):
         if not hasattr(train, attr):
@@ -443,6 +463,13 @@ class EpochTrained(Recommender):
     def _validate_hyper(self) -> None:
         """Raises on invalid hyper-parameters (override)."""
 
+    def _check_trainable(self, train) -> None:
+        """Raises ValueError when an epoch on ``train`` would draw no sample (override for models
+        whose samples are not BPR triples)."""
+        if bpr_trainable_users(train) == 0:
+            raise ValueError("train gives no training sample: every user with interactions already holds every "
+                             f"one of the {train.n_items} items, so no negative item can be drawn for BPR")
+
     def partial_fit(self, train, *, epochs: int = 1, **kwargs):
         """Continues training a fitted model for ``epochs`` more epochs.
 
@@ -465,10 +492,15 @@ class EpochTrained(Recommender):
 
     def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
+        self._check_trainable(train)
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress)
         for phase, count, cfg in self._phases(n):
+            if getattr(cfg, "batch_size", 1) > 1 and not hasattr(cfg, "maxlen"):
+                # BPR-style trainers reserve buffers for batch_size triples; an epoch draws len(train)
+                # of them, so a larger batch changes nothing but the allocation.
+                cfg.batch_size = min(int(cfg.batch_size), max(2, len(train)))
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
         return self

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _seeds
 from .._engine import core
-from .base import EpochTrained, register
+from .base import EpochTrained, check_batch_size, register
 # Argument checks shared by every trainer (imported from here by older code paths too).
 from .base import check_float as _check_float, check_positive_int as _check_positive_int, check_train as _check_train
 
@@ -87,7 +87,7 @@ class BPRMF(EpochTrained):
         _check_float(self.reg, "reg")
         _check_float(self.reg_bias, "reg_bias")
         _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_positive_int(self.batch_size, "batch_size")
+        check_batch_size(self.batch_size)
         _check_float(self.init_std, "init_std")
         _check_float(self.adagrad_init, "adagrad_init", strict=True)
         _check_positive_int(self.num_threads, "num_threads", allow_zero=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _seeds
 from .._engine import core
-from .base import EpochTrained, register
+from .base import EpochTrained, check_batch_size, register
 from .mf import _check_float, _check_positive_int, _check_train
 
 _PERTURB = ("paper", "output")
@@ -98,7 +98,7 @@ class SASRec(EpochTrained):
         if d >= 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         _check_float(self.lr, "lr", strict=True)
-        _check_positive_int(self.batch_size, "batch_size")
+        check_batch_size(self.batch_size)
         _check_positive_int(self.epochs, "epochs", allow_zero=True)
         _check_float(self.l2, "l2")
         for name in ("sync", "lazy_adam"):
@@ -177,6 +177,12 @@ class SASRec(EpochTrained):
         self._adam = None if other._adam is None else {k: v.copy() for k, v in other._adam.items()}
         self._epochs_done = other._epochs_done
         self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+
+    def _check_trainable(self, train) -> None:
+        counts = np.diff(train.csr_arrays()[0])
+        if not np.any((np.diff(train.sequences()[0]) >= 2) & (counts < train.n_items)):
+            raise ValueError("train gives no training sample: SASRec needs a user with at least 2 interactions "
+                             f"and at least one of the {train.n_items} items outside their history (the negative)")
 
     def _remember_sequences(self, train) -> None:
         indptr, items = train.sequences()

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import _seeds
 from .._engine import core
-from .base import EpochTrained, register
+from .base import EpochTrained, check_batch_size, register
 from .mf import _check_float, _check_positive_int, _check_train
 
 _OPTIMIZERS = ("sgd", "adagrad")
@@ -128,7 +128,7 @@ class _ContentModel(EpochTrained):
         _check_float(self.reg_bias, "reg_bias")
         _check_float(self.reg_projection, "reg_projection")
         _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_positive_int(self.batch_size, "batch_size")
+        check_batch_size(self.batch_size)
         _check_float(self.init_std, "init_std")
         _check_float(self.adagrad_init, "adagrad_init", strict=True)
         _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
