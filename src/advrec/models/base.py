@@ -196,7 +196,13 @@ class Recommender:
 
     @classmethod
     def _from_saved(cls, params: Dict[str, Any], state: Dict[str, Any], arrays: Dict[str, np.ndarray]):
+        allowed = set(cls._array_names) | {"_train_indptr", "_train_indices"}
+        unknown = sorted(set(arrays) - allowed)
+        if unknown:
+            raise ValueError(f"model file is inconsistent: unexpected arrays {unknown} for a {cls.__name__}")
         model = cls(**params)
+        if hasattr(model, "_validate_hyper"):
+            model._validate_hyper()  # a tampered hyper-parameter (NaN lr, factors "8") is a corrupt file
         model._set_extra_state(state)
         for name, value in arrays.items():
             setattr(model, name, value)
@@ -205,8 +211,26 @@ class Recommender:
 
     def _validate_loaded(self) -> None:
         """Checks shapes after loading; raises ValueError on a mismatched file."""
-        if getattr(self, "_train_indptr", None) is None or self._train_indptr.shape != (self.n_users + 1,):
+        if self.n_users < 0 or self.n_items < 0:
+            raise ValueError("model file is inconsistent: negative n_users or n_items")
+        indptr = getattr(self, "_train_indptr", None)
+        indices = getattr(self, "_train_indices", None)
+        if indptr is None or indptr.dtype != np.int64 or indptr.shape != (self.n_users + 1,):
             raise ValueError("model file is inconsistent: training index does not match n_users")
+        if indices is None or indices.dtype != np.int32 or indices.ndim != 1:
+            raise ValueError("model file is inconsistent: training items should be a 1-d int32 array")
+        if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+            raise ValueError("model file is inconsistent: the training index is not a valid CSR index")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n_items):
+            raise ValueError("model file is inconsistent: training items out of range")
+        for name in self._array_names:
+            arr = getattr(self, name, None)
+            if arr is None:
+                continue
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+                raise ValueError(f"model file is inconsistent: {name} is not a numeric array")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
 
 def _json_default(obj):
@@ -242,13 +266,25 @@ def load(path) -> Recommender:
         if "advrec" in str(exc):
             raise
         raise ValueError(f"{path!r} is not a readable advrec model file: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r} is not an advrec model file: its metadata is not a JSON object")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path!r} has model format version {version}; this advrec reads version {FORMAT_VERSION}")
-    cls = _REGISTRY.get(meta.get("class"))
+    name = meta.get("class")
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"{path!r} holds an unknown model class {meta.get('class')!r}")
-    return cls._from_saved(meta["params"], meta["state"], arrays)
+        raise ValueError(f"{path!r} holds an unknown model class {name!r}")
+    for key in ("params", "state"):
+        if not isinstance(meta.get(key), dict):
+            raise ValueError(f"{path!r} is not a valid advrec model file: metadata {key!r} is missing or not an object")
+    try:
+        return cls._from_saved(meta["params"], meta["state"], arrays)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a valid {name} model file: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # Tampered metadata: a wrong type, a missing key, an unknown parameter name.
+        raise ValueError(f"{path!r} is not a valid {name} model file: {type(exc).__name__}: {exc}") from exc
 
 
 class _Stop(Exception):
@@ -360,6 +396,8 @@ def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    if value > 2**31 - 1:
+        raise ValueError(f"{name} must be below 2**31, got {value}")
     return int(value)
 
 
