@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Mapping, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import attacks as _attacks
+from . import _progress, attacks as _attacks
 from .evaluation import NonFiniteScoresError
 
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads: int = 0, show_progress: bool = True):
+               seed: int = 0, num_threads: int = 0, show_progress: Optional[bool] = None):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -31,6 +31,8 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         Passed to :func:`advrec.evaluate`.
     seed : int
         Seeds the attack (negatives of D', random directions).
+    show_progress : bool or None
+        None (default): a progress bar only when interactive (stderr is a terminal, or Jupyter).
 
     Returns
     -------
@@ -55,7 +57,7 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     rows = []
     degenerate = []
     total = len(named) * (1 + len(attacks) * len(eps))
-    bar = tqdm(total=total, desc="robustness", disable=not show_progress, leave=False)
+    bar = tqdm(total=total, desc="robustness", disable=not _progress.enabled(show_progress), leave=False)
     try:
         for name, model in named.items():
             clean = evaluate(model, train, test, k=k, metrics=metrics, protocol=protocol, num_threads=num_threads,

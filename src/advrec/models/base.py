@@ -304,7 +304,7 @@ class EpochLoop:
                  eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
                  monitor: Optional[str] = None, patience: Optional[int] = None,
                  callback: Optional[Callable[[int, Dict[str, Any]], Any]] = None,
-                 show_progress: bool = True):
+                 show_progress: Optional[bool] = None):
         if eval_every and validation is None:
             raise ValueError("eval_every needs a validation set (validation=...)")
         if eval_every < 0:
@@ -332,7 +332,9 @@ class EpochLoop:
 
         model = self.model
         model.interrupted_ = False
-        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not self.show_progress,
+        from .._progress import enabled
+
+        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not enabled(self.show_progress),
                    leave=False, unit="epoch")
         try:
             for _ in range(n_epochs):
@@ -362,12 +364,39 @@ class EpochLoop:
         if self.eval_every and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
         model.history_.append(figures)
+        self._watch_loss(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
                         refresh=False)
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop(figures)
+
+    #: a mean per-sample loss above this is divergence whatever the model (log-sigmoid losses start
+    #: at ln 2 and a mean of 1e6 needs score gaps of 1e6 on the wrong side)
+    LOSS_EXPLODED = 1e6
+    #: or growth by this factor over the first epoch's loss (to above 100)
+    LOSS_GROWTH = 1e3
+
+    def _watch_loss(self, figures: Dict[str, Any]) -> None:
+        """Warns once when the training loss explodes while the parameters stay finite (the engine
+        raises on non-finite parameters, but e.g. Adagrad with lr=1e6 reaches a loss of 1e11 with
+        finite ones and its metrics are then noise)."""
+        loss = figures.get("loss")
+        if not isinstance(loss, float) or not math.isfinite(loss) or getattr(self, "_loss_warned", False):
+            return
+        first = getattr(self, "_first_loss", None)
+        if first is None:
+            self._first_loss = first = loss
+        if loss > self.LOSS_EXPLODED or (first > 0 and loss > 100 and loss > self.LOSS_GROWTH * first):
+            import warnings
+
+            self._loss_warned = True
+            lr = getattr(self.model, "lr", None)
+            warnings.warn(f"{type(self.model).__name__}: the training loss exploded to {loss:.3g} at epoch "
+                          f"{figures.get('epoch')} (first epoch: {first:.3g}) although the parameters are finite; "
+                          f"training has diverged" + (f": lower lr (now {lr:g})" if lr is not None else ""),
+                          RuntimeWarning, stacklevel=4)
 
     def _validate(self) -> Dict[str, float]:
         from ..evaluation import evaluate

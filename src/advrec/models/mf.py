@@ -50,8 +50,9 @@ class BPRMF(EpochTrained):
     num_threads : int
         0 uses all cores. With 1 thread and a fixed seed, training is bit-for-bit reproducible.
     seed : int
-    show_progress : bool
-        Show a progress bar while fitting.
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("user_factors", "item_factors", "item_bias", "user_accum", "item_accum", "bias_accum")
@@ -59,7 +60,7 @@ class BPRMF(EpochTrained):
     def __init__(self, factors: int = 64, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
+                 show_progress: Optional[bool] = None):
         self.factors = factors
         self.lr = lr
         self.optimizer = optimizer
@@ -296,7 +297,7 @@ class AMF(BPRMF):
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
+                 show_progress: Optional[bool] = None):
         super().__init__(factors=factors, lr=lr, optimizer=optimizer, reg=reg, use_bias=use_bias,
                          reg_bias=reg_bias, epochs=epochs, batch_size=batch_size, init_std=init_std,
                          adagrad_init=adagrad_init, num_threads=num_threads, seed=seed,

@@ -58,14 +58,16 @@ class SASRec(EpochTrained):
     num_threads : int
         0 = all cores. One thread and a fixed seed reproduce training bit for bit.
     seed : int
-    show_progress : bool
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
 
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self.factors = factors
         self.maxlen = maxlen
         self.blocks = blocks
@@ -375,7 +377,7 @@ class ASASRec(SASRec):
     def __init__(self, eps: float = 0.5, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs: int = 0,
                  factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         super().__init__(factors=factors, maxlen=maxlen, blocks=blocks, heads=heads, dropout=dropout, lr=lr,
                          batch_size=batch_size, epochs=epochs, l2=l2, sync=sync, lazy_adam=lazy_adam,
                          num_threads=num_threads, seed=seed, show_progress=show_progress)

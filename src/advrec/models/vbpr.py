@@ -470,7 +470,7 @@ class VBPR(_ContentModel):
                  visual_bias: bool = True, shared_user: bool = False, lr: float = 0.05, optimizer: str = "adagrad",
                  reg: float = 0.0, reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100,
                  batch_size: int = 512, cold_negatives: bool = False, init_std: float = 0.01,
-                 adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self.factors = factors
         self.visual_factors = visual_factors
         self.item_bias = item_bias
@@ -517,7 +517,7 @@ class AMR(VBPR):
                  shared_user: bool = True, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         super().__init__(factors=factors, visual_factors=visual_factors, item_bias=item_bias,
                          visual_bias=visual_bias, shared_user=shared_user, lr=lr, optimizer=optimizer, reg=reg,
                          reg_bias=reg_bias, reg_projection=reg_projection, epochs=epochs, batch_size=batch_size,
@@ -580,7 +580,7 @@ class ContentMF(_ContentModel):
     def __init__(self, factors: int = 64, visual_bias: bool = False, lr: float = 0.05, optimizer: str = "adagrad",
                  reg: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self.factors = factors
         self.visual_bias = visual_bias
         self._common_init(lr, optimizer, reg, 0.0, reg_projection, epochs, batch_size, cold_negatives, init_std,
