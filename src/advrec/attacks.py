@@ -93,8 +93,17 @@ def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", targe
     _check_data(model, train)
     if triples is None:
         triples = sample_triples(train, seed=seed, num_threads=num_threads)
-    _, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
+    loss, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
+    _check_finite_step(loss, grads, names, f"the loss of this {type(model).__name__} (unperturbed)")
     return _normalise({n: grads[n] for n in names}, eps, norm, num_threads)
+
+
+def _check_finite_step(loss, grads, names, where: str) -> None:
+    """A NaN/infinite loss or gradient would be normalised into a zero or arbitrary direction and
+    the attack would silently do nothing: raise instead."""
+    if not np.isfinite(loss) or not all(np.isfinite(grads[n]).all() for n in names):
+        raise NonFiniteScoresError(f"{where} or its gradient is not finite: the scores overflow float32 "
+                                   "(a degenerate budget, or a diverged model)")
 
 
 def fgsm(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, triples=None,
@@ -179,8 +188,10 @@ def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float]
             deltas[n] *= rng.uniform(0, 1, size=(deltas[n].shape[0], 1)).astype(np.float32)
     else:
         deltas = {n: np.zeros_like(blocks[n], dtype=np.float32) for n in names}
-    for _ in range(int(steps)):
-        _, _, grads = model._loss_gradients(triples, deltas, num_threads=num_threads)
+    for step_index in range(int(steps)):
+        loss, _, grads = model._loss_gradients(triples, deltas, num_threads=num_threads)
+        _check_finite_step(loss, grads, names, f"this {type(model).__name__} under attack 'iterative' at eps={eps:g}: "
+                           f"the loss at step {step_index + 1}")
         moves = _normalise({n: grads[n] for n in names}, step, norm, num_threads)
         for n in names:
             deltas[n] += moves[n]
