@@ -572,7 +572,8 @@ class ContentMF(_ContentModel):
         Size of theta_u and of the projected item vector E c_i.
     visual_bias : bool
         Learn b' (a content-based item bias).
-    Other parameters as in :class:`VBPR`.
+    lr, optimizer, reg, reg_projection, epochs, batch_size, cold_negatives, init_std, adagrad_init, num_threads, seed, show_progress
+        As in :class:`VBPR`.
     """
 
     item_bias = False
