@@ -366,3 +366,13 @@ def test_progress_defaults_to_auto():
     assert _progress.enabled(True) and not _progress.enabled(False)
     assert _progress.enabled(None) is False  # pytest captures stderr: not a terminal, no kernel
 
+
+
+def test_the_notebooks_amr_recipe_triggers_no_structure_warning(split):
+    train, _ = split
+    F = train.item_features
+    vbpr = advrec.VBPR(factors=4, shared_user=True, item_bias=False, visual_bias=False, epochs=1, **QUIET).fit(
+        train, item_features=F)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        advrec.AMR(factors=4, epochs=1, **QUIET).fit(train, item_features=F, init=vbpr)
