@@ -376,3 +376,68 @@ def test_the_notebooks_amr_recipe_triggers_no_structure_warning(split):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         advrec.AMR(factors=4, epochs=1, **QUIET).fit(train, item_features=F, init=vbpr)
+
+
+# ---- 5. repeated events ---------------------------------------------------------------------------
+def _repeats(keep):
+    # user 0: a b a c a (the last event repeats a); user 1: b c b; user 2: c a
+    users = [0, 0, 0, 0, 0, 1, 1, 1, 2, 2]
+    items = [0, 1, 0, 2, 0, 1, 2, 1, 2, 0]
+    times = [1, 2, 3, 4, 5, 1, 2, 3, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return advrec.Interactions.from_arrays(users, items, timestamps=times, keep_repeats=keep)
+
+
+def test_keep_repeats_keeps_every_event_while_membership_stays_a_set():
+    merged, kept = _repeats(False), _repeats(True)
+    assert len(merged) == 7 and merged.n_duplicates_merged == 3 and not merged.keep_repeats
+    assert len(kept) == 10 and kept.n_duplicates_merged == 0 and kept.keep_repeats
+    indptr, items = kept.sequences()
+    assert items[indptr[0]:indptr[1]].tolist() == [0, 1, 0, 2, 0]
+    for data in (merged, kept):  # the CSR view is the set of each user's items either way
+        indptr, indices = data.csr_arrays()
+        assert indices[indptr[0]:indptr[1]].tolist() == [0, 1, 2]
+    assert kept.to_csr()[0, 0] == 3.0  # the pair's events summed
+    assert kept.summary()["density"] == merged.summary()["density"]
+
+
+def test_leave_one_out_with_repeats_holds_out_the_true_last_event():
+    _, test_merged = advrec.split.leave_one_out(_repeats(False))
+    train, test = advrec.split.leave_one_out(_repeats(True))
+    last = dict(zip(test.users.tolist(), test.items.tolist()))
+    assert last == {0: 0, 1: 1, 2: 0}          # user 0's last event is item 0 (a repeat)
+    assert dict(zip(test_merged.users.tolist(), test_merged.items.tolist()))[0] == 2  # last *new* item
+    assert len(train) + len(test) == 10 and train.keep_repeats and test.keep_repeats
+    # a repeated test item is a candidate (it is the item to find): evaluation runs and can hit it
+    res = advrec.evaluate(advrec.ItemPop().fit(train), train, test, k=3)
+    assert res.summary["hr@3"] == 1.0
+
+
+def test_sasrec_trains_on_every_event_with_repeats(tmp_path):
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(40), 8)
+    items = rng.integers(0, 6, users.size)      # many repeats among 6 items
+    data = advrec.Interactions.from_arrays(users, items, keep_repeats=True)
+    train, test = advrec.split.leave_one_out(data)
+    sas = advrec.SASRec(factors=8, maxlen=10, blocks=1, heads=1, epochs=2, **QUIET).fit(train)
+    assert sas._seq_items.size == len(train) == 7 * 40
+    res = advrec.evaluate(sas, train, test, k=3)
+    assert 0.0 <= res.summary["hr@3"] <= 1.0
+    ids, _ = sas.recommend(0, k=6)          # seen items excluded: the membership is a set
+    seen = set(train.items[train.users == 0].tolist())
+    assert set(ids[ids >= 0].tolist()).isdisjoint(seen)
+
+
+def test_loaders_keep_repeats(tmp_path):
+    path = tmp_path / "seq.txt"
+    path.write_text("1 1\n1 2\n1 1\n2 2\n2 1\n")
+    assert len(advrec.datasets.load_sasrec(path, keep_repeats=True)) == 5
+    with pytest.warns(UserWarning, match="merged 1 duplicate"):
+        assert len(advrec.datasets.load_sasrec(path)) == 4
+    ml = tmp_path / "ml"
+    ml.mkdir()
+    (ml / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,10,4.0,5\n1,10,3.0,9\n2,10,5.0,1\n")
+    assert len(advrec.datasets.load_movielens(ml, keep_repeats=True)) == 3
+    with pytest.raises(TypeError, match="keep_repeats"):
+        advrec.Interactions.from_arrays([0], [0], keep_repeats="yes")

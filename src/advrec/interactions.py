@@ -7,9 +7,13 @@ are read-only and every transformation (filtering, splitting) returns a new obje
 
 Invariants (established by the constructors, relied upon by the engine):
 
-* no duplicate (user, item) pair: duplicates are merged on construction, keeping the earliest
-  interaction by time (ties and missing timestamps: the first in input order), as in the APR paper;
-  the number merged is in :attr:`Interactions.n_duplicates_merged`;
+* no duplicate (user, item) pair by default: duplicates are merged on construction, keeping the
+  earliest interaction by time (ties and missing timestamps: the first in input order), as in the
+  APR paper; the number merged is in :attr:`Interactions.n_duplicates_merged`. With
+  ``keep_repeats=True`` every event is kept instead (repeat consumption, for sequential models):
+  the rows, :meth:`Interactions.sequences` and the splits see every event, while the CSR view
+  (:meth:`Interactions.csr_arrays`, the training-set *membership* used for negatives and for
+  excluding seen items) stays a set;
 * the rows keep the input order of the interactions that survived; "chronological order" means
   ordering by timestamp, ties (and data without timestamps) keeping that input order;
 * ``user_ids[k]`` is the original id of internal user ``k`` (same for items), so two objects produced
@@ -231,11 +235,11 @@ class Interactions:
 
     __slots__ = (
         "n_users", "n_items", "users", "items", "timestamps", "weights", "user_ids", "item_ids",
-        "_item_features", "n_duplicates_merged", "split_info", "_csr", "_seq", "_frozen",
+        "_item_features", "n_duplicates_merged", "split_info", "keep_repeats", "_csr", "_seq", "_frozen",
     )
 
     def __init__(self, users, items, timestamps, weights, n_users, n_items, user_ids, item_ids, *,
-                 item_features=None, n_duplicates_merged=0, split_info=None, _trusted=False):
+                 item_features=None, n_duplicates_merged=0, split_info=None, keep_repeats=False, _trusted=False):
         if not _trusted:
             raise TypeError("use Interactions.from_arrays / from_pandas / from_csr to build Interactions")
         object.__setattr__(self, "_frozen", False)
@@ -250,6 +254,7 @@ class Interactions:
         self._item_features = _item_features(item_features, self.n_items)
         self.n_duplicates_merged = int(n_duplicates_merged)
         self.split_info = split_info
+        self.keep_repeats = bool(keep_repeats)
         self._csr = None
         self._seq = None
         self._frozen = True
@@ -272,14 +277,15 @@ class Interactions:
     # ---- constructors -----------------------------------------------------------------------
     @classmethod
     def _build(cls, users, items, timestamps, weights, n_users, n_items, user_ids, item_ids,
-               item_features=None, split_info=None) -> "Interactions":
-        """Internal constructor for already validated, duplicate-free arrays (no copies)."""
+               item_features=None, split_info=None, keep_repeats=False) -> "Interactions":
+        """Internal constructor for already validated arrays, duplicate-free unless ``keep_repeats``
+        (no copies)."""
         return cls(users, items, timestamps, weights, n_users, n_items, user_ids, item_ids,
-                   item_features=item_features, split_info=split_info, _trusted=True)
+                   item_features=item_features, split_info=split_info, keep_repeats=keep_repeats, _trusted=True)
 
     @classmethod
     def from_arrays(cls, users, items, timestamps=None, weights=None, *, n_users=None, n_items=None,
-                    dense_ids=False, item_features=None) -> "Interactions":
+                    dense_ids=False, item_features=None, keep_repeats: bool = False) -> "Interactions":
         """Builds interactions from parallel arrays.
 
         Parameters
@@ -300,6 +306,12 @@ class Interactions:
             allocate memory for ids that have no data; map such ids with ``dense_ids=False``).
         item_features : array_like, shape (n_items, D), optional
             Item content features aligned with the internal item ids.
+        keep_repeats : bool, default False
+            Keep repeated (user, item) events instead of merging them. Sequential models (SASRec,
+            ASASRec) then see every event, and leave-one-out holds out each user's true last event
+            (which may be an item they consumed before; evaluation then ranks it although it is in
+            the training history). Membership (negatives, excluded items, :meth:`csr_arrays`) stays
+            a set. Default False: duplicates are merged, as the pairwise models' papers do.
 
         Returns
         -------
@@ -315,10 +327,12 @@ class Interactions:
 
         Notes
         -----
-        Duplicate (user, item) pairs are merged, keeping the earliest by time (the first in input
-        order when there are no timestamps or on ties). The count is in ``n_duplicates_merged`` and
-        a warning is issued.
+        Unless ``keep_repeats=True``, duplicate (user, item) pairs are merged, keeping the earliest
+        by time (the first in input order when there are no timestamps or on ties). The count is in
+        ``n_duplicates_merged`` and a warning is issued.
         """
+        if not isinstance(keep_repeats, (bool, np.bool_)):
+            raise TypeError(f"keep_repeats must be True or False, got {keep_repeats!r}")
         if dense_ids:
             users = _integral_ids(_as_1d(users, "users"), "users")
             items = _integral_ids(_as_1d(items, "items"), "items")
@@ -363,7 +377,7 @@ class Interactions:
             item_ids, i = _densify(items, "items")
             n_users, n_items = user_ids.shape[0], item_ids.shape[0]
 
-        keep, n_dup = _dedup_keep(u, i, ts, n_items)
+        keep, n_dup = (None, 0) if keep_repeats else _dedup_keep(u, i, ts, n_items)
         if n_dup:
             u, i = u[keep], i[keep]
             ts = ts[keep] if ts is not None else None
@@ -374,7 +388,7 @@ class Interactions:
             warnings.warn(msg, UserWarning, stacklevel=3)
         out = cls(np.ascontiguousarray(u), np.ascontiguousarray(i), ts, w, n_users, n_items,
                   user_ids, item_ids, item_features=item_features, n_duplicates_merged=n_dup,
-                  _trusted=True)
+                  keep_repeats=bool(keep_repeats), _trusted=True)
         return out
 
     @classmethod
@@ -473,6 +487,8 @@ class Interactions:
             parts.append("timestamps")
         if self.weights is not None:
             parts.append("weights")
+        if self.keep_repeats:
+            parts.append("keep_repeats")
         if self._item_features is not None:
             parts.append(f"item_features={self._item_features.shape[1]}")
         return f"Interactions({', '.join(parts)})"
@@ -482,6 +498,7 @@ class Interactions:
 
     def __setstate__(self, state):
         object.__setattr__(self, "_frozen", False)
+        object.__setattr__(self, "keep_repeats", False)  # objects pickled before the option existed
         for k, v in state.items():
             if isinstance(v, np.ndarray):
                 v.flags.writeable = False
@@ -501,14 +518,23 @@ class Interactions:
 
     def _csr_parts(self):
         if self._csr is None:
-            # (user, item) pairs are unique, so the key sort has no ties and needs no stability
+            # without repeats (user, item) pairs are unique, so the key sort has no ties
             key = self.users.astype(np.int64) * self.n_items + self.items
             order = np.argsort(key, kind="stable")
-            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-            np.cumsum(self.user_counts(), out=indptr[1:])
-            indices = np.ascontiguousarray(self.items[order])
+            users, items = self.users[order], self.items[order]
             data = (np.ones(len(self), dtype=np.float32) if self.weights is None
                     else np.ascontiguousarray(self.weights[order]))
+            if self.keep_repeats and len(self):
+                # membership is a set: one entry per pair, its value the sum over its events
+                sk = key[order]
+                first = np.ones(sk.shape[0], dtype=bool)
+                first[1:] = sk[1:] != sk[:-1]
+                starts = np.flatnonzero(first)
+                data = np.add.reduceat(data, starts).astype(np.float32)
+                users, items = users[starts], items[starts]
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
+            indices = np.ascontiguousarray(items)
             for a in (indptr, indices, data):
                 a.flags.writeable = False
             self._csr = (indptr, indices, data)
@@ -521,13 +547,15 @@ class Interactions:
         -------
         indptr : ndarray of int64, shape (n_users + 1,)
         indices : ndarray of int32
-            Item ids of user ``u`` are ``indices[indptr[u]:indptr[u+1]]``, sorted, no duplicates.
+            Item ids of user ``u`` are ``indices[indptr[u]:indptr[u+1]]``, sorted, no duplicates
+            (also with ``keep_repeats``: this is the set of items each user interacted with).
         """
         indptr, indices, _ = self._csr_parts()
         return indptr, indices
 
     def to_csr(self) -> sp.csr_matrix:
-        """The users x items matrix, float32 (weights, or 1 without weights).
+        """The users x items matrix, float32 (weights, or 1 without weights; with ``keep_repeats`` the
+        sum over a pair's events).
 
         Returns
         -------
@@ -542,7 +570,8 @@ class Interactions:
     def sequences(self) -> Tuple[np.ndarray, np.ndarray]:
         """Each user's items in chronological order (cached, read-only).
 
-        Order is by timestamp; ties, and data without timestamps, keep the input order.
+        Order is by timestamp; ties, and data without timestamps, keep the input order. With
+        ``keep_repeats`` every event is there, repeats included.
 
         Returns
         -------
@@ -552,7 +581,9 @@ class Interactions:
         """
         if self._seq is None:
             order = self._chrono_order()
-            indptr = self._csr_parts()[0]
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(self.user_counts(), out=indptr[1:])
+            indptr.flags.writeable = False
             items = np.ascontiguousarray(self.items[order])
             items.flags.writeable = False
             self._seq = (indptr, items)
@@ -610,7 +641,9 @@ class Interactions:
             "n_users": self.n_users,
             "n_items": self.n_items,
             "n_interactions": n,
-            "density": n / (self.n_users * self.n_items) if self.n_users * self.n_items else 0.0,
+            # the filled fraction of the users x items matrix (distinct pairs, also with repeats)
+            "density": (self.csr_arrays()[1].size / (self.n_users * self.n_items)
+                        if self.n_users * self.n_items else 0.0),
             "n_active_users": int(active_u.size),
             "n_active_items": int(active_i.size),
             "interactions_per_user": stats(active_u),
@@ -633,7 +666,7 @@ class Interactions:
             None if self.timestamps is None else self.timestamps[rows],
             None if self.weights is None else self.weights[rows],
             self.n_users, self.n_items, self.user_ids, self.item_ids,
-            item_features=self._item_features, split_info=split_info)
+            item_features=self._item_features, split_info=split_info, keep_repeats=self.keep_repeats)
 
     def _reindexed(self, rows: np.ndarray) -> "Interactions":
         """A subset of the rows with ids re-densified to the users/items still present."""
@@ -650,7 +683,7 @@ class Interactions:
             None if self.timestamps is None else self.timestamps[rows],
             None if self.weights is None else self.weights[rows],
             int(keep_u.sum()), int(keep_i.sum()), self.user_ids[keep_u], self.item_ids[keep_i],
-            item_features=feats)
+            item_features=feats, keep_repeats=self.keep_repeats)
 
     def filter(self, min_user_interactions: int = 1, min_item_interactions: int = 1) -> "Interactions":
         """Drops users and items with too few interactions (one pass; see :meth:`k_core`).
@@ -712,7 +745,7 @@ class Interactions:
         """
         return Interactions._build(self.users, self.items, self.timestamps, self.weights, self.n_users,
                                    self.n_items, self.user_ids, self.item_ids, item_features=item_features,
-                                   split_info=self.split_info)
+                                   split_info=self.split_info, keep_repeats=self.keep_repeats)
 
 
 def _dedup_keep(u: np.ndarray, i: np.ndarray, ts: Optional[np.ndarray], n_items: int):
