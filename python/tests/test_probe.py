@@ -441,3 +441,13 @@ def test_loaders_keep_repeats(tmp_path):
     assert len(advrec.datasets.load_movielens(ml, keep_repeats=True)) == 3
     with pytest.raises(TypeError, match="keep_repeats"):
         advrec.Interactions.from_arrays([0], [0], keep_repeats="yes")
+
+
+def test_demo_reports_a_degenerate_budget_instead_of_a_negative_loss(capsys, tmp_path):
+    from advrec.cli import main
+
+    assert main(["demo", "--epochs", "1", "--adv-epochs", "1", "--eps", "1e30", "--no-plot", "--threads", "1",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "eps=1e+30 is a degenerate budget" in out and "no verdict" in out
+    assert "loses -" not in out

@@ -161,7 +161,7 @@ def _demo(args) -> int:
     drops = att.pivot_table(index="model", columns=["attack", "eps"], values="drop", sort=False) * 100
     drops.columns = [f"{'FGM' if a == 'fgsm' else a} ε={e:g}" for a, e in drops.columns]
     print(f"\nrelative drop of {focus} under attack, % (FGM = adversarial, random = same-norm noise):")
-    print(_fmt_table(drops, "{:.1f}"))
+    print(_fmt_table(drops, "{:.1f}") if len(drops.columns) else "(none: every budget was degenerate)")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,9 @@ def _demo(args) -> int:
             plt.close(fig)
             written.append(out / "robustness.png")
     fgm = drops[[c for c in drops.columns if c.startswith("FGM")]]
-    if len(fgm.columns):
+    if not len(fgm.columns):
+        print("\nno verdict: no FGM budget gave metrics (see the notes above)")
+    else:
         col = fgm.columns[len(fgm.columns) // 2]
         b, a = float(fgm.loc["BPR-MF", col]), float(fgm.loc["AMF", col])
         if b != b or a != a:  # NaN: a degenerate budget
