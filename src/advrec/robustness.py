@@ -8,12 +8,13 @@ from typing import Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _progress, attacks as _attacks
+from ._checks import check_names
 from .evaluation import NonFiniteScoresError
 
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads: int = 0, show_progress: Optional[bool] = None):
+               seed: int = 0, num_threads=None, show_progress: Optional[bool] = None):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -31,6 +32,9 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         Passed to :func:`advrec.evaluate`.
     seed : int
         Seeds the attack (negatives of D', random directions).
+    num_threads : int, optional
+        Threads of the attacks and the evaluation; None (default) = each model's own
+        ``num_threads``, 0 = all cores.
     show_progress : bool or None
         None (default): a progress bar only when interactive (stderr is a terminal, or Jupyter).
 
@@ -50,9 +54,7 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     from .evaluation import evaluate
 
     named = _name_models(models)
-    unknown = [a for a in attacks if a not in _attacks.ATTACKS]
-    if unknown:
-        raise ValueError(f"unknown attack(s) {unknown}; choose from {sorted(_attacks.ATTACKS)}")
+    attacks = check_names(attacks, "attacks", sorted(_attacks.ATTACKS)) if len(attacks) else ()
     eps = [_attacks._check_eps(e) for e in (eps if np.ndim(eps) else [eps])]
     rows = []
     degenerate = []

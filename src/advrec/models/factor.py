@@ -101,6 +101,8 @@ class FactorModel(Recommender):
         return self
 
     # The scoring and the attack protocol are BPR-MF's: same arrays, same loss.
+    _perturbable_blocks = BPRMF._perturbable_blocks
+    _threads = BPRMF._threads
     _scoring_factors = BPRMF._scoring_factors
     _perturbable = BPRMF._perturbable
     _loss_gradients = BPRMF._loss_gradients
