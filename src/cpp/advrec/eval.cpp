@@ -176,6 +176,20 @@ class TopKHeap {
   std::vector<Scored> heap_;
 };
 
+// Offers the scores of one panel row (items begin .. begin + size) to the heap, skipping the row in
+// one vectorised test when nothing in it can enter.
+inline void offer_row(TopKHeap& heap, const float* row, std::int32_t begin, std::int32_t size) {
+  float threshold = heap.threshold();
+  if (!any_at_least(row, size, threshold)) return;
+  for (std::int32_t c = 0; c < size; ++c) {
+    // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
+    if (row[c] >= threshold && row[c] != kNegInf) {
+      heap.offer(row[c], begin + c);
+      threshold = heap.threshold();
+    }
+  }
+}
+
 // ---- per-user evaluation state (full protocol) ---------------------------------------------
 // The test items' scores, ascending, and what the scan of all candidates accumulates about them.
 struct UserEval {
@@ -280,16 +294,7 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
             for (int r = 0; r < tile.count; ++r) {
               float* row = scores.data() + r * kPanel;
               if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
-              TopKHeap& heap = heaps[r];
-              float threshold = heap.threshold();
-              if (!any_at_least(row, size, threshold)) continue;
-              for (std::int32_t c = 0; c < size; ++c) {
-                // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
-                if (row[c] >= threshold && row[c] != kNegInf) {
-                  heap.offer(row[c], begin + c);
-                  threshold = heap.threshold();
-                }
-              }
+              offer_row(heaps[r], row, begin, size);
             }
           }
           for (int r = 0; r < tile.count; ++r) {
@@ -304,9 +309,18 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
 }
 
 void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& train, const CsrView& test,
-                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads) {
+                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads,
+                   const ListOutput* lists) {
   check_factors(U, V);
-  require(!spec.ks.empty() || spec.auc, "no metric to compute");
+  if (lists) {
+    require(lists->spec != nullptr && lists->totals != nullptr, "list output needs a spec and totals");
+    lists->spec->check();
+    require(lists->spec->items->n_items() == V.rows, "item statistics must have one entry per item");
+    require(lists->totals->n_items == V.rows && lists->totals->recommended_head.size() == lists->spec->ks.size(),
+            "list totals must be reset for the list spec's cut-offs and the item count");
+    require(lists->spec->user_columns() == 0 || lists->per_user != nullptr, "per-user list metrics need an output");
+  }
+  require(!spec.ks.empty() || spec.auc || lists, "no metric to compute");
   for (auto k : spec.ks) require(k > 0, "every k must be positive");
   require(train.n_cols == V.rows && test.n_cols == V.rows, "train and test must have one column per item");
   require(train.n_rows == test.n_rows, "train and test must have the same users");
@@ -322,6 +336,8 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
   const bool exact = spec.auc;
   const std::int32_t max_k = spec.max_k();
   const int columns = spec.columns();
+  const bool accuracy = columns > 0;
+  const std::int32_t list_k = lists ? lists->spec->max_k() : 0;
   const int threads = resolve_threads(num_threads);
   const PackedItems items = pack_items(V, threads);
   const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
@@ -333,6 +349,12 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
       std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
       std::vector<UserEval> state(kUsers);
       std::vector<Index> ranks, lower;
+      // Beyond-accuracy lists: one (score, id) heap per user of the tile, this thread's totals.
+      std::vector<TopKHeap> list_heaps(lists ? kUsers : 0, TopKHeap(std::max<std::int32_t>(list_k, 1)));
+      std::vector<std::int32_t> list_ids(static_cast<std::size_t>(list_k));
+      std::vector<float> list_scores(static_cast<std::size_t>(list_k));
+      ListTotals list_totals;
+      if (lists) list_totals.reset(lists->spec->ks.size(), V.rows);
 #pragma omp for schedule(dynamic, 1)
       for (std::int32_t t = 0; t < n_tiles; ++t) {
         if (errors.failed()) continue;
@@ -353,6 +375,7 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
             std::sort(s.test_scores.begin(), s.test_scores.end());
             s.best.clear();
             s.at_or_above.assign(exact ? s.test_scores.size() + 1 : 0, 0);
+            if (lists) list_heaps[r].clear();
           }
           for (std::int32_t p = 0; p < items.n_panels; ++p) {
             score_panel(tile.rows, items.panel(p), U.dim, scores.data());
@@ -361,6 +384,9 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
               UserEval& s = state[r];
               float* row = scores.data() + r * kPanel;
               mask_sorted(s.train_cursor, s.train_end, begin, size, row);
+              // The recommended list competes over every non-training item, test items included.
+              if (lists) offer_row(list_heaps[r], row, begin, size);
+              if (!accuracy) continue;
               mask_sorted(s.test_cursor, s.test_end, begin, size, row);
               const float lowest_test = s.test_scores.front();
               if (exact) {
@@ -431,9 +457,20 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
                                : above + test_items_ahead(s.test_scores, i);
               }
             }
-            user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+            if (accuracy) user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+            if (lists) {
+              const Index row = first + r;
+              std::int32_t* ids = lists->top_ids ? lists->top_ids + row * list_k : list_ids.data();
+              list_heaps[r].write_sorted(ids, list_scores.data());
+              list_metrics(ids, list_k, u, train, test, *lists->spec,
+                           lists->per_user + row * lists->spec->user_columns(), list_totals);
+            }
           }
         });
+      }
+      if (lists) {
+#pragma omp critical(advrec_list_totals)
+        lists->totals->add(list_totals);
       }
     }
   }
