@@ -311,6 +311,65 @@ def _given_negatives(negatives, users: np.ndarray, n_users: int, n_items: int) -
     return np.ascontiguousarray(out, dtype=np.int32)
 
 
+def evaluate_lists(ids, train, test, users=None, k: Union[int, Sequence[int]] = 10,
+                   metrics: Union[str, Iterable[str]] = BEYOND_ACCURACY_METRICS, head_share: float = 0.8,
+                   item_features=None) -> EvaluationResult:
+    """Beyond-accuracy metrics of given ranked lists (any recommender's, or hand-written).
+
+    The same engine code as :func:`evaluate` uses on the lists it selects itself.
+
+    Parameters
+    ----------
+    ids : int array (n, K)
+        Ranked item ids per user, best first; a trailing run of -1 marks a list shorter than K.
+    train, test : advrec.Interactions
+        Popularity comes from ``train``; relevance (EPC, EFD, PopREO) from ``test``.
+    users : int array (n,), optional
+        The user of each row (default: rows are users 0 .. n-1).
+    k : int or sequence of int
+        Cut-offs (a list shorter than k counts with the items it has).
+    metrics : str or sequence of str
+        Names from :data:`BEYOND_ACCURACY_METRICS`.
+    head_share, item_features
+        As in :func:`evaluate`.
+
+    Returns
+    -------
+    EvaluationResult
+        Per-user metrics in ``per_user``, list-level ones in ``aggregates`` (both in ``summary``).
+    """
+    ks = _check_ks(k)
+    metrics = _check_metrics(metrics)
+    head_share = _check_head_share(head_share)
+    accuracy = [m for m in metrics if m in ACCURACY_METRICS]
+    if accuracy:
+        raise ValueError(f"evaluate_lists computes beyond-accuracy metrics only; {accuracy} need scores "
+                         "(use advrec.evaluate)")
+    if "ild" in metrics and item_features is None:
+        raise ValueError("metric 'ild' (intra-list diversity) needs item_features=(n_items, D) array")
+    tr_indptr, tr_indices = _interactions_csr(train, "train")
+    te_indptr, te_indices = _interactions_csr(test, "test")
+    if (train.n_users, train.n_items) != (test.n_users, test.n_items):
+        raise ValueError("train and test must share users and items")
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"ids must be a 2-d array (users x K), got shape {ids.shape}")
+    if ids.size and ids.dtype.kind not in "iu":
+        raise TypeError(f"ids must hold integer item ids, got dtype {ids.dtype}")
+    if users is None:
+        users = np.arange(ids.shape[0], dtype=np.int32)
+    users = np.asarray(users)
+    if users.shape != (ids.shape[0],):
+        raise ValueError(f"users must have one entry per row of ids ({ids.shape[0]}), got shape {users.shape}")
+    features = None if item_features is None else np.asarray(item_features)
+    lists = core.ListMetrics(tr_indptr, tr_indices, train.n_items, list(ks), list(metrics), head_share, features)
+    per_user = lists.add_lists(np.ascontiguousarray(ids, dtype=np.int32), users, tr_indptr, tr_indices, te_indptr,
+                               te_indices)
+    aggregates = dict(zip(_list_names(ks, metrics, AGGREGATE_METRICS), lists.summary()))
+    return EvaluationResult(_list_names(ks, metrics, LIST_METRICS), per_user, users.astype(np.int32),
+                            "given lists", aggregates)
+
+
 def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
              metrics: Union[str, Iterable[str]] = ("hr", "ndcg"), protocol: Union[str, Sampled] = "full",
              users=None, num_threads: int = 0, batch_size: int = 32768,
