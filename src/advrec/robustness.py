@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -11,7 +11,8 @@ from . import attacks as _attacks
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads: int = 0, show_progress: bool = True):
+               seed: int = 0, num_threads: int = 0, show_progress: bool = True,
+               evaluate_options: Optional[Mapping] = None):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -26,16 +27,23 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         Names from :data:`advrec.attacks.ATTACKS`: ``"fgsm"`` (L2 fast gradient, the APR attack),
         ``"fgsm-sign"``, ``"random"``, ``"iterative"``.
     k, metrics, protocol
-        Passed to :func:`advrec.evaluate`.
+        Passed to :func:`advrec.evaluate`. ``metrics`` may mix accuracy and beyond-accuracy names
+        (full protocol), e.g. ``("ndcg", "coverage", "gini", "arp", "aplt", "epc")``, so what an
+        attack does to who gets recommended shows next to what it does to accuracy.
     seed : int
         Seeds the attack (negatives of D', random directions).
+    evaluate_options : mapping, optional
+        Further keyword arguments of :func:`advrec.evaluate` (``head_share``, ``item_features``,
+        ``user_groups``, ``batch_size``).
 
     Returns
     -------
     pandas.DataFrame
-        Tidy table with columns ``model, attack, eps, metric, value, drop``; ``drop`` is the
-        relative loss against the clean row of the same model and metric, ``(clean - value) / clean``.
-        The clean rows have ``attack == "none"`` and ``eps == 0``.
+        Tidy table with columns ``model, attack, eps, metric, value, drop, shift``; ``drop`` is the
+        relative loss against the clean row of the same model and metric, ``(clean - value) / clean``
+        (natural for accuracy), ``shift`` the absolute change ``value - clean`` (natural for
+        popularity and exposure statistics such as ARP or Gini). The clean rows have
+        ``attack == "none"`` and ``eps == 0``.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -43,6 +51,10 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     from .evaluation import evaluate
 
     named = _name_models(models)
+    options = dict(evaluate_options or {})
+    clash = sorted(set(options) & {"k", "metrics", "protocol", "num_threads", "show_progress"})
+    if clash:
+        raise ValueError(f"evaluate_options must not repeat robustness() arguments {clash}")
     unknown = [a for a in attacks if a not in _attacks.ATTACKS]
     if unknown:
         raise ValueError(f"unknown attack(s) {unknown}; choose from {sorted(_attacks.ATTACKS)}")
@@ -53,24 +65,25 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     try:
         for name, model in named.items():
             clean = evaluate(model, train, test, k=k, metrics=metrics, protocol=protocol, num_threads=num_threads,
-                             show_progress=False).summary
+                             show_progress=False, **options).summary
             bar.update(1)
             for metric, value in clean.items():
-                rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0})
+                rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0,
+                             "shift": 0.0})
             for attack in attacks:
                 for e in eps:
                     bad = _attacks.ATTACKS[attack](model, train, e, seed, num_threads)
                     summary = evaluate(bad, train, test, k=k, metrics=metrics, protocol=protocol,
-                                       num_threads=num_threads, show_progress=False).summary
+                                       num_threads=num_threads, show_progress=False, **options).summary
                     for metric, value in summary.items():
                         base = clean[metric]
                         drop = (base - value) / base if base else float("nan")
                         rows.append({"model": name, "attack": attack, "eps": e, "metric": metric, "value": value,
-                                     "drop": drop})
+                                     "drop": drop, "shift": value - base})
                     bar.update(1)
     finally:
         bar.close()
-    return pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop"])
+    return pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop", "shift"])
 
 
 def _name_models(models) -> Dict[str, object]:
