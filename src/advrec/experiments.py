@@ -780,7 +780,7 @@ def run(config, backend: Optional[str] = None, out: Optional[os.PathLike] = None
 def _labels(table):
     """A label per row combining the model with the grid values other than seed."""
     grid_cols = [c for c in table.columns if c not in ("trial", "seed", "model", "attack", "eps", "metric", "value",
-                                                        "drop", "fit_seconds")]
+                                                        "drop", "shift", "fit_seconds")]
     varying = [c for c in grid_cols if table[c].nunique(dropna=False) > 1]
     if not varying:
         return table["model"].astype(str)
