@@ -25,7 +25,8 @@ import time
 import numpy as np
 
 import advrec
-from _common import data_dir, write_result
+from _common import write_result
+from repro_apr import load  # the same datasets and splits as the APR reproduction
 
 KS = (20, 100)
 METRICS = ("ndcg", "recall", "coverage", "gini", "entropy", "epc", "efd", "arp", "aplt", "pop_rsp", "pop_reo")
@@ -36,18 +37,6 @@ SETTINGS = {
     "video": dict(pretrain=60, continue_=60),
     "gowalla": dict(pretrain=40, continue_=30),
 }
-
-
-def load(name):
-    root = data_dir()
-    if name == "video":
-        return advrec.datasets.load_rating_split(root / "amazon-video-sasrec" / "Video.train.rating",
-                                                 root / "amazon-video-sasrec" / "Video.test.rating")
-    if name == "gowalla":
-        return advrec.datasets.load_lightgcn(root / "gowalla-lightgcn")
-    if name == "ml-latest-small":
-        return advrec.split.leave_one_out(advrec.datasets.load_movielens(root / "ml-latest-small"), by="time")
-    raise ValueError(name)
 
 
 def mean_sd(xs):

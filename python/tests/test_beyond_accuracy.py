@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 
 import advrec
+from test_evaluation import FixedModel  # noqa: E402  (given factors, no training)
 from advrec.evaluation import (AGGREGATE_METRICS, BEYOND_ACCURACY_METRICS, LIST_METRICS, METRICS, evaluate_lists,
                                top_k)
-
-
-class FixedModel(advrec.models.base.Recommender):
-    """Given factors, to test evaluation independently of training."""
-
-    def __init__(self, U, V):
-        self.U = np.asarray(U, dtype=np.float32)
-        self.V = np.asarray(V, dtype=np.float32)
-        self.n_users, self.n_items = self.U.shape[0], self.V.shape[0]
-
-    def _scoring_factors(self, users):
-        return self.U[users], self.V
 
 
 def _inter(pairs, n_users, n_items):

@@ -106,7 +106,7 @@ def training_curves(history, metrics: Union[str, Sequence[str]] = ("loss",), mar
     return ax
 
 
-def _check_table(table):
+def _check_table(table, hue: Optional[str] = None):
     import pandas as pd
 
     if not isinstance(table, pd.DataFrame):
@@ -116,6 +116,8 @@ def _check_table(table):
         raise ValueError(f"table lacks columns {missing}; expected the advrec.robustness columns {list(_TABLE_COLUMNS)}")
     if table.empty:
         raise ValueError("table is empty")
+    if hue is not None and hue not in table.columns:
+        raise ValueError(f"hue={hue!r} is not a column of the table; columns: {list(table.columns)}")
     return table
 
 
@@ -232,9 +234,7 @@ def metric_drop(table, ax=None, metric: Optional[str] = None, hue: str = "model"
     -------
     matplotlib.axes.Axes
     """
-    table = _check_table(table)
-    if hue not in table.columns:
-        raise ValueError(f"hue={hue!r} is not a column of the table; columns: {list(table.columns)}")
+    table = _check_table(table, hue)
     metric = _pick_metric(table, metric)
     sub = table[(table["metric"] == metric) & (table["attack"] != "none")]
     if attacks is not None:
@@ -299,9 +299,7 @@ def accuracy_vs_popularity(table, accuracy: Optional[str] = None, bias: Optional
     -------
     matplotlib.axes.Axes
     """
-    table = _check_table(table)
-    if hue not in table.columns:
-        raise ValueError(f"hue={hue!r} is not a column of the table; columns: {list(table.columns)}")
+    table = _check_table(table, hue)
     metrics = list(dict.fromkeys(table["metric"]))
     accuracy = _pick_metric(table, accuracy)
     if bias is None:

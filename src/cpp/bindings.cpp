@@ -82,6 +82,20 @@ CsrArrays csr_from(py::handle indptr, py::handle indices, std::int32_t n_cols, c
   return c;
 }
 
+// A train/test pair over the same users and items, both validated.
+struct TrainTest {
+  CsrArrays train, test;
+};
+
+TrainTest train_test_from(py::handle tr_indptr, py::handle tr_indices, py::handle te_indptr, py::handle te_indices,
+                          std::int32_t n_items) {
+  TrainTest t{csr_from(tr_indptr, tr_indices, n_items, "train"), csr_from(te_indptr, te_indices, n_items, "test")};
+  t.train.view.validate("train");
+  t.test.view.validate("test");
+  if (t.train.view.n_rows != t.test.view.n_rows) throw py::value_error("train and test must have the same users");
+  return t;
+}
+
 py::dict cpu_features() {
   py::dict d;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -408,11 +422,8 @@ void bind_evaluation(py::module_& m) {
       .def("add_lists", [](ListMetrics& l, py::handle ids, py::handle users, py::handle tr_indptr, py::handle tr_indices,
                            py::handle te_indptr, py::handle te_indices) {
         const std::int32_t n_items = l.items.n_items();
-        auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
-        auto test = csr_from(te_indptr, te_indices, n_items, "test");
-        train.view.validate("train");
-        test.view.validate("test");
-        if (train.view.n_rows != test.view.n_rows) throw py::value_error("train and test must have the same users");
+        const TrainTest data = train_test_from(tr_indptr, tr_indices, te_indptr, te_indices, n_items);
+        const CsrArrays &train = data.train, &test = data.test;
         auto us = user_list(users, train.view.n_rows);
         auto lists = input_array<std::int32_t>(ids, "ids");
         if (lists.ndim() != 2 || lists.shape(0) != us.size()) throw py::value_error("ids must have shape (len(users), K)");
@@ -495,11 +506,8 @@ void bind_evaluation(py::module_& m) {
   m.def("sample_negatives", [](py::handle tr_indptr, py::handle tr_indices, py::handle te_indptr, py::handle te_indices,
                                std::int32_t n_items, py::handle users, std::int32_t n_negatives, std::uint64_t seed,
                                py::handle weights, int num_threads) {
-    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
-    auto test = csr_from(te_indptr, te_indices, n_items, "test");
-    train.view.validate("train");
-    test.view.validate("test");
-    if (train.view.n_rows != test.view.n_rows) throw py::value_error("train and test must have the same users");
+    const TrainTest data = train_test_from(tr_indptr, tr_indices, te_indptr, te_indices, n_items);
+    const CsrArrays &train = data.train, &test = data.test;
     auto us = user_list(users, train.view.n_rows);
     if (n_negatives <= 0) throw py::value_error("n_negatives must be positive");
     py::array_t<double, py::array::c_style> w;
