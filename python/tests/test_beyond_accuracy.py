@@ -375,3 +375,22 @@ def test_bad_lists_and_groups():
         advrec.evaluate(model, train, test, metrics=("hr",), user_groups=np.zeros(2))
     with pytest.raises(ValueError, match="user_groups"):
         advrec.evaluate(model, train, test, metrics=("hr",), user_groups=1)
+
+
+# ---- robustness tables ---------------------------------------------------------------------------------
+def test_robustness_reports_beyond_accuracy_shifts_next_to_accuracy():
+    data = advrec.datasets.synthetic(n_users=120, n_items=80, seed=0)
+    train, test = advrec.split.holdout(data, test_size=0.2, seed=0)
+    bpr = advrec.BPRMF(factors=8, epochs=5, seed=0, num_threads=1, show_progress=False).fit(train)
+    table = advrec.robustness({"bpr": bpr}, train, test, eps=(1.0,), attacks=("fgsm",), k=10,
+                              metrics=("ndcg", "coverage", "arp"), show_progress=False,
+                              evaluate_options={"head_share": 0.5})
+    assert set(table.metric) == {"ndcg@10", "coverage@10", "arp@10"}
+    clean = table[table.attack == "none"].set_index("metric")["value"]
+    attacked = table[table.attack == "fgsm"].set_index("metric")
+    np.testing.assert_allclose(attacked["shift"], attacked["value"] - clean[attacked.index])
+    bad = advrec.attacks.fgsm(bpr, train, eps=1.0, seed=0)
+    direct = advrec.evaluate(bad, train, test, k=10, metrics=("coverage", "arp"), head_share=0.5)
+    assert attacked.loc["coverage@10", "value"] == pytest.approx(direct.summary["coverage@10"])
+    with pytest.raises(ValueError, match="evaluate_options"):
+        advrec.robustness({"bpr": bpr}, train, test, eps=(1.0,), evaluate_options={"k": 5}, show_progress=False)
