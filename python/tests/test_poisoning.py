@@ -217,3 +217,78 @@ def test_retrain_keeps_real_users_and_grows_user_space(data, cls):
     assert clean.n_users == data.n_users  # not modified
     out = P.retrain(clean, poisoned, 1)
     assert out._epochs_done == clean._epochs_done + 1
+
+
+# ---- optimised attack --------------------------------------------------------------------------
+def test_capped_simplex_projection_is_feasible_and_nearest():
+    from advrec.poisoning.optimized import project_capped_simplex
+
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(4, 30)) * 2
+    X = project_capped_simplex(Y, 7)
+    assert np.all(X >= 0) and np.all(X <= 1)
+    np.testing.assert_allclose(X.sum(axis=1), 7, atol=1e-9)
+    # nearest: no random feasible point is closer (feasible points by projecting random ones)
+    for _ in range(20):
+        Z = project_capped_simplex(rng.normal(size=Y.shape), 7)
+        assert np.all(((Y - X) ** 2).sum(axis=1) <= ((Y - Z) ** 2).sum(axis=1) + 1e-9)
+    # an already-binary point with m ones is its own projection
+    B = np.zeros((1, 10))
+    B[0, [1, 4, 6]] = 1
+    np.testing.assert_allclose(project_capped_simplex(B, 3), B, atol=1e-9)
+
+
+def test_surrogate_gradient_matches_finite_differences():
+    from advrec.poisoning.optimized import SurrogateObjective
+
+    rng = np.random.default_rng(1)
+    n_users, n_items, d, targets = 15, 12, 4, np.array([2, 9])
+    P, V = rng.normal(size=(n_users, d)), rng.normal(size=(n_items, d))
+    theta = rng.normal(size=n_users)
+    eligible = rng.random((n_users, 2)) > 0.2
+    Xb = (rng.random((3, n_items)) > 0.5).astype(float)
+    Xb[:, targets] = 1
+    obj = SurrogateObjective(P, V, theta, eligible, targets, Xb, alpha=0.3, tau=0.7)
+    X = np.clip(Xb + rng.normal(scale=0.2, size=Xb.shape), 0, 1)
+    X[:, targets] = 1
+    G = obj.gradient(X)
+    h = 1e-6
+    for f, j in [(0, 0), (1, 5), (2, 11), (0, 7)]:
+        Xp, Xm = X.copy(), X.copy()
+        Xp[f, j] += h
+        Xm[f, j] -= h
+        fd = (obj.value(Xp) - obj.value(Xm)) / (2 * h)
+        assert G[f, j] == pytest.approx(fd, rel=1e-6, abs=1e-10)
+    assert np.all(G[:, targets] == 0)
+    assert obj.value(Xb) == pytest.approx(np.mean(
+        1 / (1 + np.exp(-((P @ V[targets].T - theta[:, None]) / 0.7))), where=eligible))
+
+
+def test_pga_objective_rises_monotonically_and_profiles_are_valid(data):
+    history = []
+    poisoned, fake = P.inject(data, "pga", TARGETS, n_fake=4, profile_size=10, seed=0, rounds=2, steps=8,
+                              surrogate_epochs=3, k=10, num_threads=1, surrogate_lr=0.05,
+                              history=history)
+    assert len(history) == 3
+    rose = False
+    for rec in history:
+        inner = np.array(rec["inner"])
+        assert np.all(np.diff(inner) > 0)  # every accepted step raises the relaxed objective
+        rose |= inner.size > 1
+    assert rose
+    indptr, indices = poisoned.csr_arrays()
+    for f in fake:
+        row = indices[indptr[f]:indptr[f + 1]]
+        assert row.size == 10 and set(TARGETS) <= set(row.tolist())
+    again, _ = P.inject(data, "pga", TARGETS, n_fake=4, profile_size=10, seed=0, rounds=2, steps=8,
+                        surrogate_epochs=3, k=10, num_threads=1, surrogate_lr=0.05)
+    np.testing.assert_array_equal(poisoned.items, again.items)
+
+
+def test_pga_bad_parameters(data):
+    with pytest.raises(ValueError, match="rounds"):
+        P.inject(data, "pga", TARGETS, n_fake=2, profile_size=6, rounds=0)
+    with pytest.raises(ValueError, match="tau"):
+        P.inject(data, "pga", TARGETS, n_fake=2, profile_size=6, tau=-1.0)
+    with pytest.raises(TypeError, match="surrogate"):
+        P.inject(data, "pga", TARGETS, n_fake=2, profile_size=6, surrogate=advrec.ItemPop().fit(data))
