@@ -292,3 +292,41 @@ def test_pga_bad_parameters(data):
         P.inject(data, "pga", TARGETS, n_fake=2, profile_size=6, tau=-1.0)
     with pytest.raises(TypeError, match="surrogate"):
         P.inject(data, "pga", TARGETS, n_fake=2, profile_size=6, surrogate=advrec.ItemPop().fit(data))
+
+
+# ---- detection --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blocky():
+    """Real users with an obvious structure: each holds one of 5 blocks of 10 items, so their
+    profiles are low-rank and each has identical neighbours; fakes made by the random attack are
+    neither."""
+    users, items = [], []
+    for u in range(200):
+        b = u % 5
+        its = list(range(b * 10, b * 10 + 10))
+        users += [u] * len(its)
+        items += its
+    return advrec.Interactions.from_arrays(np.array(users), np.array(items), dense_ids=True, n_items=60)
+
+
+@pytest.mark.parametrize("detector", ["pca", "degsim"])
+def test_detectors_find_planted_fakes(blocky, detector):
+    poisoned, fake = P.inject(blocky, "random", [55], n_fake=10, profile_size=10, seed=0)
+    flagged = P.detect(poisoned, detector)
+    scores = P.detection_scores(flagged, fake)
+    assert scores["recall"] == 1.0 and scores["precision"] >= 0.9
+    # the scores rank every fake above every real user
+    s = P.DETECTORS[detector](poisoned)
+    assert s[fake].min() > s[:blocky.n_users].max()
+
+
+def test_detection_scores_and_remove_users(blocky):
+    assert P.detection_scores([1, 2, 3, 4], [3, 4, 5, 6]) == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                                             "flagged": 4, "true_positives": 2}
+    assert P.detection_scores([], [1])["f1"] == 0.0
+    poisoned, fake = P.inject(blocky, "random", [55], n_fake=5, profile_size=10, seed=0)
+    cleaned = P.remove_users(poisoned, fake)
+    assert cleaned.n_users == poisoned.n_users and len(cleaned) == len(blocky)
+    np.testing.assert_array_equal(cleaned.items, blocky.items)
+    with pytest.raises(ValueError, match="unknown detector"):
+        P.detect(poisoned, "svm")
