@@ -11,7 +11,9 @@ from .metrics import TargetResult, score_shift, target_metrics
 from .victims import retrain, with_users
 from .detection import DETECTORS, degsim_scores, detect, detection_scores, flag_outliers, pca_scores, remove_users
 from .optimized import pga_profiles
+from .benchmark import VICTIMS, benchmark, draw_targets, paired_across_seeds
 
 __all__ = ["inject", "append_profiles", "ATTACKS", "target_metrics", "TargetResult", "score_shift",
            "retrain", "with_users", "pga_profiles",
-           "DETECTORS", "pca_scores", "degsim_scores", "flag_outliers", "detect", "detection_scores", "remove_users"]
+           "DETECTORS", "pca_scores", "degsim_scores", "flag_outliers", "detect", "detection_scores", "remove_users",
+           "benchmark", "draw_targets", "paired_across_seeds", "VICTIMS"]
