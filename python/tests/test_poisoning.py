@@ -330,3 +330,63 @@ def test_detection_scores_and_remove_users(blocky):
     np.testing.assert_array_equal(cleaned.items, blocky.items)
     with pytest.raises(ValueError, match="unknown detector"):
         P.detect(poisoned, "svm")
+
+
+# ---- benchmark and plot ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def grid(data):
+    small = dict(factors=8, epochs=2)
+    return P.benchmark(data, attacks=("random", "bandwagon", "sequential"), fractions=(0.05, 0.1),
+                       victims=("ItemPop", "BPRMF", "SASRec"), seeds=(0, 1), n_targets=2, k=10, profile_size=8,
+                       retrain_epochs=1, victim_params={"BPRMF": small, "SASRec": dict(factors=8, maxlen=10, epochs=1)},
+                       detectors=("degsim",), remove_and_retrain=("BPRMF",))
+
+
+def test_benchmark_table_is_tidy_and_complete(grid, data):
+    cols = {"seed", "targets", "attack", "fraction", "n_fake", "victim", "metric", "value", "clean", "seconds",
+            "cpu_seconds"}
+    assert cols <= set(grid.columns)
+    assert set(grid["metric"]) >= {"hr@10", "ndcg@10", "rank", "score", "precision", "recall", "f1"}
+    victims = grid[grid.metric == "hr@10"]
+    # every (seed, victim) has a clean reference; the sequential attack hits sequence models only
+    assert len(victims[victims.attack == "none"]) == 2 * 3
+    assert set(victims[victims.attack == "sequential"]["victim"]) == {"SASRec"}
+    assert set(victims[victims.attack == "random"]["victim"]) == {"ItemPop", "BPRMF", "SASRec", "BPRMF+remove:degsim"}
+    assert set(grid[grid.attack == "random"]["n_fake"]) == {6, 12}
+    # targets differ between seeds and lie below the median popularity
+    t0, t1 = (set(map(int, s.split())) for s in grid.groupby("seed")["targets"].first())
+    assert t0 != t1
+    pop = data.item_counts()
+    assert all(pop[t] < np.median(pop[pop > 0]) for t in t0 | t1)
+    finite = grid[grid.attack != "none"]
+    assert np.isfinite(finite[finite.victim == "BPRMF"]["seconds"]).all()
+    test = P.paired_across_seeds(grid, "bandwagon", "random", "rank", "BPRMF", 0.05)
+    assert test["seeds"] == 2 and np.isfinite(test["mean_difference"])
+
+
+def test_benchmark_bad_input(data):
+    with pytest.raises(ValueError, match="unknown victim"):
+        P.benchmark(data, victims=("NeuMF",))
+    with pytest.raises(ValueError, match="fractions"):
+        P.benchmark(data, fractions=(0.0,), victims=("ItemPop",))
+    with pytest.raises(ValueError, match="unknown attack"):
+        P.benchmark(data, attacks=("love-hate",), victims=("ItemPop",))
+    with pytest.raises(ValueError, match="needs at least one detector"):
+        P.benchmark(data, victims=("BPRMF",), remove_and_retrain=("BPRMF",))
+
+
+def test_poisoning_curve(grid, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = advrec.plot.poisoning_curve(grid, metric="rank", victim="BPRMF")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["random", "bandwagon"]
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == [0.0, 5.0, 10.0]  # clean reference at 0, then the fractions in %
+    ax.figure.savefig(tmp_path / "p.png")
+    with pytest.raises(ValueError, match="victim"):
+        advrec.plot.poisoning_curve(grid, metric="rank", victim="AMF")
+    with pytest.raises(ValueError, match="metric"):
+        advrec.plot.poisoning_curve(grid, metric="hr@50")

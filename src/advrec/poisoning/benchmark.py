@@ -140,6 +140,8 @@ def _run_seed(task: Mapping[str, Any]) -> List[Dict[str, Any]]:
                     cleaned = remove_users(poisoned, flagged)
                     kept = np.setdiff1d(real, flagged).astype(np.int32)
                     for name in task["remove_and_retrain"]:
+                        if attack == "sequential" and name not in _SEQUENTIAL:
+                            continue
                         model = retrain(victims[name], cleaned, task["retrain_epochs"], seed=seed)
                         res = target_metrics(model, cleaned, targets, k=k, users=kept, num_threads=threads)
                         rows += _metric_rows(res, {**info, "victim": f"{name}+remove:{det}", "seconds": np.nan,
