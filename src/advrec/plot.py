@@ -327,7 +327,8 @@ def poisoning_curve(table, metric: str = "hr@50", victim: Optional[str] = "BPRMF
         ref = clean if hue == "attack" else clean[clean["victim"] == h]
         if len(ref):
             ref_seed = ref.groupby("seed")["value"].mean()
-            xs, ys, es = [0.0] + xs, [float(ref_seed.mean())] + ys, [float(ref_seed.std()) if ref_seed.size > 1 else 0.0] + es
+            spread = float(ref_seed.std()) if ref_seed.size > 1 else 0.0
+            xs, ys, es = [0.0] + xs, [float(ref_seed.mean())] + ys, [spread] + es
         ax.errorbar(xs, ys, yerr=es, marker=_MARKERS[hi % len(_MARKERS)], linestyle=_STYLES[hi % len(_STYLES)],
                     color=f"C{hi % 10}", capsize=3, label=str(h))
     ax.set_xlabel("fake users (% of real users)" if percent else "fake users (fraction of real users)")

@@ -276,7 +276,8 @@ def paired_across_seeds(table, a: str, b: str, metric: str, victim: str, fractio
         raise ValueError(f"no seed has both {a!r} and {b!r} for victim {victim!r}, {metric!r}, fraction {fraction}")
     diff = (xa[common] - xb[common]).to_numpy()
     out = {"a": a, "b": b, "victim": victim, "metric": metric, "fraction": float(fraction), "seeds": int(len(common)),
-           "mean_a": float(xa[common].mean()), "mean_b": float(xb[common].mean()), "mean_difference": float(diff.mean()),
+           "mean_a": float(xa[common].mean()), "mean_b": float(xb[common].mean()),
+           "mean_difference": float(diff.mean()),
            "statistic": float("nan"), "pvalue": float("nan")}
     if len(common) >= 2 and np.any(diff != diff[0]):
         res = stats.ttest_rel(xa[common].to_numpy(), xb[common].to_numpy())

@@ -15,8 +15,7 @@ engine, warm-started from that clean model, on the data poisoned with the curren
 relaxed ``X`` (rows in [0, 1]^n_items) is modelled by unrolling one BPR step for each side:
 
 * a fake user starting from zero moves along its positives minus an average negative, so its factors
-  are ``p_f = alpha x_f (V - 1 vbar^T)`` (``vbar`` the mean item vector, ``m`` the filler
-  size);
+  are ``p_f = alpha x_f (V - 1 vbar^T)`` (``vbar`` the mean item vector);
 * each item the fake holds moves towards the fake's factors, so the target factors become
   ``v'_t = v_t + sum_f (X[f, t] p_f(X) - X_b[f, t] p_f(X_b))``,
 
@@ -32,10 +31,12 @@ targets ``t`` they do not hold, the mean of ``sigmoid((p_u . v'_t - theta_u) / t
 ``theta_u`` the user's K-th best score (fixed within a round), i.e. a smooth HR@K of the targets.
 Its gradient weighs users by ``sigmoid'``: the users close to the bar count, hopeless ones do not
 (a ``log sigmoid`` objective would weigh every user below the bar alike and pull the targets
-towards the average taste, which is what the popular attack already does). Its gradient in closed form (``g_t = dJ/dv'_t``):
-``dJ/dX[f, j] = sum_t X[f, t] (M g_t)_j + [j in T] (X[f] M) . g_j`` with ``M = alpha (V - 1 vbar^T)``.
-It is the same for every fake (the targets are in every profile): the optimised fakes share
-their filler, the items whose factors align with the taste of the users just below the bar.
+towards the average taste, which is what the popular attack already does). Its gradient in closed
+form (``g_t = dJ/dv'_t``): ``dJ/dX[f, j] = sum_t X[f, t] (M g_t)_j + [j in T] (X[f] M) . g_j`` with
+``M = alpha (V - 1 vbar^T)``. It is the same for every fake (the targets are in every profile):
+starting from different heuristic profiles, the fakes drift towards one shared filler, the items
+whose factors align with the taste of the users just below the bar (a visible signature: this
+attack does not try to be unnoticeable).
 
 **Projected gradient ascent** on the relaxed profiles: targets fixed at 1, filler in the capped
 simplex ``{0 <= x <= 1, sum x = m}`` (Euclidean projection by bisection on the shift), step halved
@@ -199,12 +200,12 @@ def pga_profiles(train: Interactions, targets: np.ndarray, n_fake: int, profile_
     from .inject import ATTACKS, _order_profiles, append_profiles
     from .victims import retrain
 
-    for name, value in (("surrogate_epochs", surrogate_epochs), ("rounds", rounds), ("steps", steps), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if name == "surrogate_epochs"
-                                                                                           else 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    for name, value in (("step_size", step_size), ("surrogate_lr", 1.0 if surrogate_lr is None else surrogate_lr),
-                        ("tau", tau)):
+    for name, value, low in (("surrogate_epochs", surrogate_epochs, 0), ("rounds", rounds, 1), ("steps", steps, 1),
+                             ("k", k, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    lr_checked = 1.0 if surrogate_lr is None else surrogate_lr
+    for name, value in (("step_size", step_size), ("surrogate_lr", lr_checked), ("tau", tau)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     if init not in ATTACKS or init == "sequential":
