@@ -40,7 +40,8 @@ _DEFAULT_PARAMS: Dict[str, Dict[str, Any]] = {
     "BPRMF": dict(factors=64, epochs=50),
     "AMF": dict(factors=64, eps=0.5, reg_adv=1.0, epochs=20),
     "SASRec": dict(factors=32, maxlen=50, blocks=1, dropout=0.2, epochs=30),
-    "ASASRec": dict(factors=32, maxlen=50, blocks=1, dropout=0.2, eps=0.5, reg_adv=1.0, epochs=10),
+    # ASASRec: the engine's default budget, relative to the item-embedding norms (issue 17)
+    "ASASRec": dict(factors=32, maxlen=50, blocks=1, dropout=0.2, reg_adv=1.0, epochs=10),
 }
 
 

@@ -35,6 +35,7 @@ from typing import Dict, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from .._checks import as_int32_ids
 from .inject import as_interactions
 
 __all__ = ["pca_scores", "degsim_scores", "flag_outliers", "detect", "detection_scores", "remove_users",
@@ -136,10 +137,8 @@ def remove_users(train, users) -> "object":
     """``train`` without the interactions of ``users`` (ids and the id space are kept, so models
     and metrics stay aligned; the removed users simply have no training data)."""
     train = as_interactions(train)
-    from ..models.base import _as_int32_ids
-
     drop = np.zeros(train.n_users, dtype=bool)
-    drop[_as_int32_ids(np.atleast_1d(users), "users", train.n_users)] = True
+    drop[as_int32_ids(np.atleast_1d(users), "users", train.n_users)] = True
     keep = ~drop[train.users]
     if not keep.any():
         raise ValueError("removing these users leaves no interaction")

@@ -26,6 +26,7 @@ import zlib
 
 import numpy as np
 
+from .._checks import check_interactions, check_seed
 from ..interactions import Interactions
 
 __all__ = ["inject", "ATTACKS", "check_targets", "fake_count", "as_interactions"]
@@ -33,8 +34,7 @@ __all__ = ["inject", "ATTACKS", "check_targets", "fake_count", "as_interactions"
 
 # ---- argument checks ---------------------------------------------------------------------------
 def as_interactions(train, name: str = "train") -> Interactions:
-    if not isinstance(train, Interactions):
-        raise TypeError(f"{name} must be an advrec.Interactions, got {type(train).__name__}")
+    check_interactions(train, name)
     return train
 
 
@@ -304,8 +304,7 @@ def inject(train, attack: str, targets, n_fake=0.01, profile_size: Optional[int]
     targets = check_targets(targets, train.n_items)
     n = fake_count(n_fake, train.n_users)
     size = _profile_size(profile_size, train, targets.size)
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     # one stream per (seed, attack): two attacks with one seed do not share their random draws
     rng = np.random.default_rng([int(seed), zlib.crc32(attack.encode())])
     if attack == "pga":

@@ -22,7 +22,8 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
-from ..evaluation import _check_ks, evaluate
+from .._checks import as_int32_ids, check_ks, check_same_shape
+from ..evaluation import evaluate
 from ..interactions import Interactions
 from .inject import as_interactions, check_targets
 
@@ -118,17 +119,13 @@ def target_metrics(model, train, targets, k: Union[int, Sequence[int]] = 50, use
         raise TypeError(f"model must be an advrec model, got {type(model).__name__}")
     if hasattr(model, "_check_fitted"):
         model._check_fitted()
-    if (train.n_users, train.n_items) != (model.n_users, model.n_items):
-        raise ValueError(f"train has {train.n_users} users x {train.n_items} items but the model was fitted on "
-                         f"{model.n_users} x {model.n_items}")
+    check_same_shape(model, train)
     targets = check_targets(targets, train.n_items)
-    ks = _check_ks(k)
+    ks = check_ks(k)
     if users is None:
         users = np.arange(train.n_users, dtype=np.int32)
     else:
-        from ..models.base import _as_int32_ids
-
-        users = np.unique(_as_int32_ids(np.atleast_1d(users), "users", train.n_users))
+        users = np.unique(as_int32_ids(np.atleast_1d(users), "users", train.n_users))
     indptr, indices = train.csr_arrays()
     sizes = np.diff(indptr)[users]
     row_of = np.repeat(np.arange(train.n_users), np.diff(indptr))
