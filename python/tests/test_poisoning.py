@@ -391,3 +391,14 @@ def test_poisoning_curve(grid, tmp_path):
         advrec.plot.poisoning_curve(grid, metric="rank", victim="AMF")
     with pytest.raises(ValueError, match="metric"):
         advrec.plot.poisoning_curve(grid, metric="hr@50")
+
+
+def test_inject_without_timestamps_with_string_ids_and_weights():
+    d = advrec.Interactions.from_arrays(np.array(["ann", "bob", "bob", "cy"]), np.array([1, 2, 3, 1]),
+                                        weights=[4.0, 5.0, 3.0, 1.0])
+    p, fake = P.inject(d, "sequential", [0], n_fake=2, profile_size=2, seed=0)
+    assert p.user_ids.tolist() == ["ann", "bob", "cy", "fake-0", "fake-1"]
+    np.testing.assert_array_equal(p.weights[4:], 5.0)  # a shill gives the best rating
+    indptr, seq = p.sequences()
+    for f in fake:  # without timestamps the input order is the sequence: the target after the filler
+        assert seq[indptr[f + 1] - 1] == 0

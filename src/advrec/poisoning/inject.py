@@ -257,9 +257,9 @@ def append_profiles(train: Interactions, profiles: np.ndarray) -> Tuple[Interact
         base = int(train.user_ids.max()) + 1 if train.user_ids.size else 0
         new_ids = np.arange(base, base + n_fake, dtype=train.user_ids.dtype)
     else:
-        new_ids = np.array([f"fake-{k}" for k in range(n_fake)], dtype=object).astype(train.user_ids.dtype
-                                                                                      if train.user_ids.dtype != object
-                                                                                      else object)
+        new_ids = np.array([f"fake-{k}" for k in range(n_fake)])
+        if train.user_ids.dtype == object:
+            new_ids = new_ids.astype(object)
     user_ids = np.concatenate([train.user_ids, new_ids])
     poisoned = Interactions._build(np.ascontiguousarray(users), np.ascontiguousarray(items), ts, w,
                                    n_real + n_fake, train.n_items, user_ids, train.item_ids,
