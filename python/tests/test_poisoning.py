@@ -89,6 +89,8 @@ def test_sequential_places_each_target_after_a_popular_item(data):
             # the item before the target is among the profile's most popular filler items
             filler = s[~np.isin(s, TARGETS)]
             assert pop[s[pos - 1]] >= np.sort(pop[filler])[-len(TARGETS)]
+            # and the pairs are at the end of the sequence (inside any maxlen window >= 2 x targets)
+            assert pos >= len(s) - 2 * len(TARGETS)
 
 
 @pytest.mark.parametrize("kwargs, err, match", [

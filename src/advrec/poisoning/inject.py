@@ -191,7 +191,9 @@ def _sequential(train, targets, n_fake, m, rng):
     after a popular item, so the transitions "popular item -> target" are what the fake users teach
     (the heuristic baseline of Zhang et al., "Practical data poisoning attack against next-item
     recommendation", WWW 2020, who insert targets after popular items in fake sequences). The order
-    is set by :func:`inject` (``order="after_popular"``)."""
+    is set by :func:`inject` (``order="after_popular"``): filler by increasing popularity, each
+    target right after one of the most popular items, at the end of the sequence (within
+    ``maxlen``, the recent window a sequence model trains on)."""
     return _draw(rng, n_fake, m, _popularity(train), targets)
 
 
@@ -215,18 +217,22 @@ def _order_profiles(filler: np.ndarray, targets: np.ndarray, how: str, pop: np.n
         rows = np.hstack([filler, np.broadcast_to(targets, (n_fake, t))])
         perm = np.argsort(rng.random(rows.shape), axis=1)
         return np.take_along_axis(rows, perm, axis=1)
-    # after_popular: filler most popular first, and target j inserted right after the j-th filler
-    # item, i.e. after the most popular ones (targets in a seeded random order per fake).
-    filler = np.take_along_axis(filler, np.argsort(-pop[filler], axis=1, kind="stable"), axis=1)
+    # after_popular: filler in increasing popularity, and the targets (a seeded random order per
+    # fake) each inserted right after one of the most popular filler items, at the END of the
+    # sequence: sequence models keep the most recent maxlen items, so the popular -> target
+    # transitions must be recent to be trained on.
+    filler = np.take_along_axis(filler, np.argsort(pop[filler], axis=1, kind="stable"), axis=1)
     out = np.empty((n_fake, m + t), dtype=np.int64)
     for f in range(n_fake):
         order = rng.permutation(targets)
         seq = []
+        n_early = t - min(t, m)  # more targets than filler items: the remaining ones first
+        seq.extend(order[:n_early])
         for j in range(m):
             seq.append(filler[f, j])
-            if j < t:
-                seq.append(order[j])
-        seq.extend(order[m:])  # more targets than filler items: the remaining ones at the end
+            slot = j - (m - (t - n_early))  # the last t - n_early filler items get a target each
+            if slot >= 0:
+                seq.append(order[n_early + slot])
         out[f] = seq
     return out
 
