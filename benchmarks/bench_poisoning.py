@@ -105,7 +105,8 @@ def grid(args):
         "clean": clean.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
         "paired_tests_across_seeds": tests,
-        "rows": table.drop(columns=["targets"]).to_dict(orient="records"),
+        "rows_columns": [c for c in table.columns if c != "targets"],
+        "rows": table.drop(columns=["targets"]).to_numpy().tolist(),
     })
 
 
