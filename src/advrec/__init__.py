@@ -22,6 +22,7 @@ from .models.vbpr import AMR, DUIF, ContentMF, VBPR
 from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
+from . import poisoning
 from . import experiments, plot  # light: matplotlib, Ray and PyYAML are imported only when used
 
 __version__ = "0.1.0"
@@ -31,5 +32,5 @@ __all__ = [
     "Recommender", "EpochLoop", "NotFittedError", "load",
     "ItemPop", "FactorModel", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
     "evaluate", "Sampled", "EvaluationResult", "stats",
-    "attacks", "robustness", "features", "experiments", "plot",
+    "attacks", "robustness", "poisoning", "features", "experiments", "plot",
 ]
