@@ -25,6 +25,7 @@ from .models.cfgan import CFGAN
 from . import attacks, features, stats
 from .evaluation import EvaluationResult, Sampled, evaluate
 from .robustness import robustness
+from . import poisoning
 from . import experiments, plot  # light: matplotlib, Ray and PyYAML are imported only when used
 
 __version__ = "0.1.0"
@@ -35,5 +36,5 @@ __all__ = [
     "ItemPop", "FactorModel", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec", "CDAE", "IRGAN",
     "CFGAN",
     "evaluate", "Sampled", "EvaluationResult", "stats",
-    "attacks", "robustness", "features", "experiments", "plot",
+    "attacks", "robustness", "poisoning", "features", "experiments", "plot",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["training_curves", "robustness_curve", "metric_drop", "accuracy_vs_popularity"]
+__all__ = ["training_curves", "robustness_curve", "metric_drop", "accuracy_vs_popularity", "poisoning_curve"]
 
 _TABLE_COLUMNS = ("model", "attack", "eps", "metric", "value", "drop")
 
@@ -350,4 +350,74 @@ def accuracy_vs_popularity(table, accuracy: Optional[str] = None, bias: Optional
     ax.set_title(f"{accuracy} vs {bias}: clean, attacked and adversarially trained models")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small")
+    return ax
+
+
+_POISONING_COLUMNS = ("seed", "attack", "fraction", "victim", "metric", "value")
+
+
+def poisoning_curve(table, metric: str = "hr@50", victim: Optional[str] = "BPRMF", hue: str = "attack", ax=None,
+                    percent: bool = True):
+    """Attack success against attack size: ``metric`` of the targets against the fraction of fake
+    users, one line per ``hue`` value (mean over seeds, error bars one standard deviation), starting
+    from the clean reference at 0.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`advrec.poisoning.benchmark`.
+    metric : str
+        ``"hr@K"``, ``"ndcg@K"``, ``"rank"`` or ``"score"`` (the target metrics in the table).
+    victim : str or None
+        The victim to draw (with ``hue="attack"``); None keeps every victim (e.g. with
+        ``hue="victim"`` and one attack selected beforehand).
+    hue : {"attack", "victim"}
+        Column whose values get one line each.
+    ax : matplotlib Axes, optional
+    percent : bool
+        Fractions on the x axis as percentages.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame from advrec.poisoning.benchmark, got {type(table).__name__}")
+    missing = [c for c in _POISONING_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}; expected the advrec.poisoning.benchmark columns")
+    if hue not in ("attack", "victim"):
+        raise ValueError(f"hue must be 'attack' or 'victim', got {hue!r}")
+    sub = table[table["metric"] == metric]
+    if sub.empty:
+        raise ValueError(f"metric {metric!r} is not in the table; choose from {sorted(set(table['metric']))}")
+    if victim is not None:
+        if victim not in set(sub["victim"]):
+            raise ValueError(f"victim {victim!r} is not in the table; choose from {sorted(set(sub['victim']))}")
+        sub = sub[sub["victim"] == victim]
+    ax = _new_ax(ax)
+    scale = 100.0 if percent else 1.0
+    clean = sub[sub["attack"] == "none"]
+    attacked = sub[sub["attack"] != "none"]
+    for hi, h in enumerate(dict.fromkeys(attacked[hue])):
+        part = attacked[attacked[hue] == h]
+        per_seed = part.groupby(["fraction", "seed"])["value"].mean().reset_index()
+        agg = per_seed.groupby("fraction")["value"].agg(["mean", "std"]).fillna(0.0)
+        xs, ys, es = list(agg.index * scale), list(agg["mean"]), list(agg["std"])
+        ref = clean if hue == "attack" else clean[clean["victim"] == h]
+        if len(ref):
+            ref_seed = ref.groupby("seed")["value"].mean()
+            spread = float(ref_seed.std()) if ref_seed.size > 1 else 0.0
+            xs, ys, es = [0.0] + xs, [float(ref_seed.mean())] + ys, [spread] + es
+        ax.errorbar(xs, ys, yerr=es, marker=_MARKERS[hi % len(_MARKERS)], linestyle=_STYLES[hi % len(_STYLES)],
+                    color=f"C{hi % 10}", capsize=3, label=str(h))
+    ax.set_xlabel("fake users (% of real users)" if percent else "fake users (fraction of real users)")
+    ax.set_ylabel(f"target {metric}")
+    if metric == "rank":
+        ax.invert_yaxis()  # up is better for the attacker, as for the other metrics
+    ax.set_title(f"poisoning: target {metric}" + (f" on {victim}" if victim else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
     return ax
