@@ -164,8 +164,9 @@ class BPRMF(EpochTrained):
         return run
 
     def fit(self, train, *, init: Optional["BPRMF"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
+            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+            patience: Optional[int] = None, callback=None,
+            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None):
         """Trains the model.
 
         Parameters
@@ -177,12 +178,26 @@ class BPRMF(EpochTrained):
             initialisation; the epoch counter and history continue from it. Not modified.
         epochs : int, optional
             Overrides ``self.epochs`` for this call.
+        eval_set : advrec.Interactions or (advrec.Interactions, k), optional
+            Model selection on a validation split (e.g. from
+            ``advrec.split.leave_one_out(data, validation=True)``): evaluated with full ranking
+            every ``eval_every`` epochs (default 1) at cut-off(s) ``k`` (default ``eval_k``); at
+            the end the model holds the parameters of the best epoch (``best_epoch_``,
+            ``best_score_``; ``restore_best=False`` keeps the last ones). ``history_`` keeps
+            every epoch.
         validation : advrec.Interactions, optional
-            Held-out interactions evaluated every ``eval_every`` epochs (full ranking); figures go
-            into ``history_`` as ``val_<metric>@<k>``.
+            Held-out interactions evaluated every ``eval_every`` epochs (full ranking) for
+            monitoring only; figures go into ``history_`` as ``val_<metric>@<k>``. Exclusive with
+            ``eval_set``.
+        monitor : str, optional
+            The validation figure to select on, e.g. ``"ndcg@10"``; default: the last of
+            ``eval_metrics`` at the first k.
         patience : int, optional
-            Stop when the monitored validation metric (the last of ``eval_metrics`` at the first
-            ``eval_k``) has not improved for this many evaluations.
+            Stop when the monitored validation metric has not improved strictly for this many
+            evaluations.
+        restore_best : bool, optional
+            Restore the best validation epoch's parameters (and optimiser state) at the end;
+            default True with ``eval_set``, False otherwise.
         callback : callable, optional
             ``callback(epoch, figures)`` after every epoch; returning False stops training.
 
@@ -197,7 +212,8 @@ class BPRMF(EpochTrained):
         else:
             self._init_state(train)
         self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
+        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+                           eval_set=eval_set, monitor=monitor, restore_best=restore_best)
 
     def _phases(self, epochs: int):
         """(phase name, number of epochs, engine config) in order."""

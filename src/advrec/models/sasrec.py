@@ -61,6 +61,7 @@ class SASRec(EpochTrained):
     """
 
     _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
+    _input_array_names = ("_seq_indptr", "_seq_items")
 
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
@@ -152,6 +153,12 @@ class SASRec(EpochTrained):
         self._epochs_done = 0
         self.history_ = []
 
+    def _state_arrays(self) -> Dict[str, np.ndarray]:
+        state = super()._state_arrays()
+        for name, arr in (self._adam or {}).items():  # Adam's moments and step count
+            state[f"adam_{name}"] = arr
+        return state
+
     def _ensure_adam(self) -> None:
         if self._adam is None:
             self._adam = {"item_m": np.zeros_like(self.item_emb), "item_v": np.zeros_like(self.item_emb),
@@ -187,8 +194,9 @@ class SASRec(EpochTrained):
 
     # ---- training -------------------------------------------------------------------------------
     def fit(self, train, *, init: Optional["SASRec"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
+            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+            patience: Optional[int] = None, callback=None,
+            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None):
         """Trains the model.
 
         Parameters
@@ -200,7 +208,7 @@ class SASRec(EpochTrained):
             history continue from it.
         epochs : int, optional
             Overrides ``self.epochs`` for this call.
-        validation, eval_every, eval_k, eval_metrics, patience, callback
+        eval_set, validation, eval_every, eval_k, eval_metrics, monitor, patience, restore_best, callback
             As :meth:`advrec.BPRMF.fit` (validation is full-ranking).
 
         Returns
@@ -216,7 +224,8 @@ class SASRec(EpochTrained):
             self._init_state(train)
         self._pretrain_now = init is None
         try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
+            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+                           eval_set=eval_set, monitor=monitor, restore_best=restore_best)
         finally:
             self._pretrain_now = False
 

@@ -82,6 +82,7 @@ class _ContentModel(EpochTrained):
     _array_names = ("user_factors", "item_factors", "user_visual_factors", "projection", "item_biases",
                     "visual_biases", "item_features", "user_accum", "item_accum", "user_visual_accum",
                     "projection_accum", "item_bias_accum", "visual_bias_accum")
+    _input_array_names = ("item_features",)
 
     # ---- structure: (ID factors, content factors, shared user vector) ----------------------------
     def _dims(self) -> Tuple[int, int, bool]:
@@ -267,6 +268,9 @@ class _ContentModel(EpochTrained):
         self._epochs_done = other._epochs_done
         self.history_ = [dict(h) for h in getattr(other, "history_", [])]
 
+    def _state_restored(self) -> None:
+        self._version += 1  # the parameters changed in place: invalidate the cached item matrix
+
     # ---- training ---------------------------------------------------------------------------------
     def _epoch_fn(self, train, cfg):
         indptr, indices = train.csr_arrays()
@@ -281,8 +285,9 @@ class _ContentModel(EpochTrained):
         return run
 
     def fit(self, train, *, item_features=None, init: Optional["_ContentModel"] = None, epochs: Optional[int] = None,
-            validation=None, eval_every: int = 0, eval_k: Sequence[int] = (10,),
-            eval_metrics: Sequence[str] = ("hr", "ndcg"), patience: Optional[int] = None, callback=None):
+            validation=None, eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,),
+            eval_metrics: Sequence[str] = ("hr", "ndcg"), patience: Optional[int] = None, callback=None,
+            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None):
         """Trains the model.
 
         Parameters
@@ -297,7 +302,7 @@ class _ContentModel(EpochTrained):
             have the same structure. A BPRMF (same factors) provides the ID embeddings p_u, q_i
             (and b_i) while the content part and the optimiser start fresh, as the AMR paper
             initialises VBPR from MF. Not modified.
-        epochs, validation, eval_every, eval_k, eval_metrics, patience, callback
+        epochs, eval_set, validation, eval_every, eval_k, eval_metrics, monitor, patience, restore_best, callback
             As in :meth:`advrec.BPRMF.fit`.
 
         Returns
@@ -317,7 +322,8 @@ class _ContentModel(EpochTrained):
         self._remember_train(train)
         self._pretrain_now = init is None
         try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
+            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+                           eval_set=eval_set, monitor=monitor, restore_best=restore_best)
         finally:
             self._pretrain_now = False
 
