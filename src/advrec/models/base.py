@@ -27,6 +27,16 @@ import numpy as np
 
 FORMAT_VERSION = 1
 
+#: ``pretrain_epochs`` value of the adversarial models: half of ``epochs`` is clean pre-training
+PRETRAIN_AUTO = "auto"
+#: eps above this multiple of the median norm of the perturbed vectors draws a warning
+ADVERSARY_SCALE_LIMIT = 1.0
+#: a training accuracy this close to 0.5, after having been above COLLAPSE_FROM, counts as a collapse
+COLLAPSE_ACCURACY = 0.52
+COLLAPSE_FROM = 0.6
+#: names of the training phases that run an adversarial objective
+ADVERSARIAL_PHASES = ("apr", "amr", "sao")
+
 _REGISTRY: Dict[str, type] = {}
 
 
@@ -34,6 +44,18 @@ def register(cls):
     """Class decorator: makes a model class loadable by :func:`advrec.load`."""
     _REGISTRY[cls.__name__] = cls
     return cls
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside the advrec
+    package (the user's ``fit`` call), however deep inside the package it is raised."""
+    import sys
+
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class NotFittedError(ValueError):
@@ -312,6 +334,7 @@ class EpochLoop:
         self.show_progress = show_progress
         if not hasattr(model, "history_") or model.history_ is None:
             model.history_ = []
+        model.collapsed_ = False
         self._best = -math.inf
         self._best_epoch = None
         self._best_state = None
@@ -371,6 +394,7 @@ class EpochLoop:
         if self.eval_every and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
             self._track_best(figures)
+        self._check_collapse(figures)
         model.history_.append(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
@@ -378,6 +402,35 @@ class EpochLoop:
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop()
+
+    def _check_collapse(self, figures: Dict[str, Any]) -> None:
+        """Flags an epoch whose training accuracy fell back to chance (pairs ranked no better than
+        by a coin) after having been clearly better: the signature of an adversary that overwhelms
+        the model (eps too large for the embedding norms) or of a learning rate that destroyed what
+        was learned. Marks ``figures["collapsed"]``, sets ``model.collapsed_`` and warns once."""
+        accuracy = figures.get("accuracy")
+        if not isinstance(accuracy, float) or not math.isfinite(accuracy):
+            return
+        model = self.model
+        best = max((h.get("accuracy", 0.0) for h in model.history_ if isinstance(h.get("accuracy"), float)),
+                   default=0.0)
+        if best >= COLLAPSE_FROM and accuracy <= COLLAPSE_ACCURACY:
+            figures["collapsed"] = True
+            if not getattr(model, "collapsed_", False):
+                import warnings
+
+                hint = ""
+                if hasattr(model, "eps") and figures.get("phase") in ADVERSARIAL_PHASES:
+                    norms = {name: float(np.median(n)) for name, n in model._adversary_row_norms().items() if n.size}
+                    shown = ", ".join(f"{name} {med:.3g}" for name, med in norms.items())
+                    hint = (f" The adversary's eps={model._effective_eps():g} against median norms of the perturbed vectors "
+                            f"({shown}) is the likely cause: lower eps or pre-train longer.")
+                else:
+                    hint = " A learning rate too large for this data is the usual cause."
+                warnings.warn(f"{type(model).__name__} collapsed in epoch {figures.get('epoch')}: training accuracy "
+                              f"fell to {accuracy:.3f} (chance is 0.5) after reaching {best:.3f}; the model now ranks "
+                              f"no better than chance.{hint}", RuntimeWarning, stacklevel=_caller_stacklevel())
+            model.collapsed_ = True
 
     def _validate(self) -> Dict[str, float]:
         from ..evaluation import evaluate
@@ -517,20 +570,79 @@ class EpochTrained(Recommender):
 
     # ---- the adversarial objective (AMF, AMR, ASASRec) ---------------------------------------
     # These models carry eps, reg_adv and pretrain_epochs and build their engine config with
-    # _adversarial_config(); fit without init runs pretrain_epochs clean epochs first.
+    # _adversarial_config(). A fit without init pre-trains the clean model first: an adversary of
+    # norm eps per vector overwhelms embeddings at their initial scale (std 0.01: norm ~0.08 at
+    # d = 64, against the papers' eps = 0.5) and training collapses to chance from the first step.
+    # The papers pre-train for this reason.
     def _validate_adversarial(self) -> None:
-        check_float(self.eps, "eps")
+        if self.eps is not None:
+            check_float(self.eps, "eps")
+        check_float(self.eps_relative, "eps_relative", strict=True)
         check_float(self.reg_adv, "reg_adv")
-        check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+        if not (isinstance(self.pretrain_epochs, str) and self.pretrain_epochs == PRETRAIN_AUTO):
+            if isinstance(self.pretrain_epochs, str):
+                raise ValueError(f"pretrain_epochs must be {PRETRAIN_AUTO!r} or an integer >= 0, "
+                                 f"got {self.pretrain_epochs!r}")
+            check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+
+    def _pretrain_split(self, epochs: int) -> Tuple[int, int]:
+        """(clean epochs, adversarial epochs) of a fit without ``init`` asked for ``epochs``.
+
+        ``"auto"``: the first half of ``epochs`` (rounded up) is clean pre-training and the rest is
+        adversarial, so the total is ``epochs``, the same as the clean model's. An integer N: N
+        clean epochs before ``epochs`` adversarial ones."""
+        if isinstance(self.pretrain_epochs, str):
+            clean = (epochs + 1) // 2
+            return clean, epochs - clean
+        return int(self.pretrain_epochs), epochs
 
     def _clean_then_adversarial(self, epochs: int, clean_phase: str, adversarial_phase: str):
-        """Phases: ``pretrain_epochs`` clean epochs (only in a fit without ``init``), then
-        ``epochs`` adversarial ones."""
+        """Phases: clean pre-training (only in a fit without ``init``; see :meth:`_pretrain_split`),
+        then the adversarial epochs."""
         phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
-            phases.append((clean_phase, int(self.pretrain_epochs), self._phases_clean_config()))
-        phases.append((adversarial_phase, epochs, self._adversarial_config()))
+        adversarial = epochs
+        if getattr(self, "_pretrain_now", False):
+            clean, adversarial = self._pretrain_split(epochs)
+            if clean:
+                phases.append((clean_phase, clean, self._phases_clean_config()))
+        phases.append((adversarial_phase, adversarial, self._adversarial_config()))
         return phases
+
+    def _effective_eps(self) -> float:
+        """The absolute per-vector budget the engine uses now: ``eps`` when given (the papers'
+        absolute epsilon), else ``eps_relative`` times the median norm of the vectors the adversary
+        perturbs, measured now (a budget that scales with the model: multiplying every embedding
+        by c multiplies it by c)."""
+        if self.eps is not None:
+            return float(self.eps)
+        norms = [n for n in self._adversary_row_norms().values() if n.size]
+        median = float(np.median(np.concatenate(norms))) if norms else 0.0
+        return float(self.eps_relative) * median
+
+    def _adversary_row_norms(self) -> Dict[str, np.ndarray]:
+        """L2 norms of the vectors the adversary perturbs, by block (override where the perturbed
+        vectors are not the rows of :meth:`_perturbable`)."""
+        return {name: np.linalg.norm(block.reshape(block.shape[0], -1), axis=1)
+                for name, block in self._perturbable().items()}
+
+    def _warn_if_eps_overwhelms(self) -> None:
+        """Warns when eps exceeds the median norm of the perturbed vectors: the adversary then
+        dominates the model it perturbs and training collapses towards chance."""
+        eps = self._effective_eps()
+        if eps <= 0.0 or float(self.reg_adv) <= 0.0:
+            return
+        norms = {name: float(np.median(n)) for name, n in self._adversary_row_norms().items() if n.size}
+        small = {name: med for name, med in norms.items() if eps > ADVERSARY_SCALE_LIMIT * med}
+        if not small:
+            return
+        import warnings
+
+        detail = ", ".join(f"{name} {med:.3g}" for name, med in small.items())
+        warnings.warn(f"{type(self).__name__}: eps={eps:g} is larger than the median norm of the vectors it perturbs "
+                      f"({detail}) at the start of the adversarial phase; the adversary will overwhelm the model and "
+                      "training is likely to collapse to chance. Pre-train the clean model first "
+                      "(pretrain_epochs='auto', more pre-training epochs, or fit(train, init=clean_model)) or lower "
+                      "eps.", RuntimeWarning, stacklevel=_caller_stacklevel())
 
     def _validate_hyper(self) -> None:
         """Raises on invalid hyper-parameters (override)."""
@@ -566,6 +678,10 @@ class EpochTrained(Recommender):
                          show_progress=self.show_progress, eval_set=eval_set, monitor=monitor,
                          restore_best=restore_best)
         for phase, count, cfg in self._phases(n):
+            if count and phase in ADVERSARIAL_PHASES:
+                # The budget is fixed when the adversarial phase starts, after any pre-training.
+                cfg.eps = self._effective_eps()
+                self._warn_if_eps_overwhelms()
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
         loop.finish()

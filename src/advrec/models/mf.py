@@ -293,30 +293,40 @@ class AMF(BPRMF):
 
     Parameters
     ----------
-    eps : float
-        Perturbation size per embedding vector (the paper: 0.5).
+    eps : float or None
+        Perturbation size per embedding vector (the paper: 0.5), absolute. None: relative to the
+        embeddings, see ``eps_relative``.
+    eps_relative : float
+        Used only when ``eps`` is None: the budget is ``eps_relative`` times the median norm of the
+        perturbed vectors, measured when the adversarial phase starts (a scale-free budget; the
+        papers' absolute epsilon assumes embeddings of norm around 1 or more).
     reg_adv : float
         Weight lambda of the adversarial term (the paper: 1).
-    pretrain_epochs : int
-        Plain BPR epochs run before the adversarial ones within one :meth:`fit` (ignored when
-        ``init=`` is given). The paper pre-trains with BPR: use ``fit(train, init=bpr_model)`` or
-        this.
+    pretrain_epochs : "auto" or int
+        Clean BPR pre-training within a :meth:`fit` without ``init=`` (ignored with ``init=``).
+        ``"auto"`` (default): the first half of ``epochs`` (rounded up) is plain BPR and the rest
+        APR, so ``AMF(epochs=100)`` trains as many epochs in total as ``BPRMF(epochs=100)``. An
+        integer N: N BPR epochs *before* ``epochs`` APR epochs; ``0`` runs APR from the random
+        initialisation, which collapses at the paper's eps = 0.5 (the adversary outweighs embeddings
+        of norm ~0.08): the paper pre-trains for this reason. A warning is raised when eps exceeds
+        the median norm of the perturbed embeddings at the start of the APR phase.
     perturb : {"both", "users", "items"}
         Which embeddings the adversary perturbs.
     **kwargs
         Every :class:`BPRMF` parameter.
     """
 
-    def __init__(self, factors: int = 64, eps: float = 0.5, reg_adv: float = 1.0, pretrain_epochs: int = 0,
+    def __init__(self, factors: int = 64, eps: float = 0.5, reg_adv: float = 1.0, pretrain_epochs="auto",
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
+                 show_progress: bool = True, eps_relative: float = 0.1):
         super().__init__(factors=factors, lr=lr, optimizer=optimizer, reg=reg, use_bias=use_bias,
                          reg_bias=reg_bias, epochs=epochs, batch_size=batch_size, init_std=init_std,
                          adagrad_init=adagrad_init, num_threads=num_threads, seed=seed,
                          show_progress=show_progress)
         self.eps = eps
+        self.eps_relative = eps_relative
         self.reg_adv = reg_adv
         self.pretrain_epochs = pretrain_epochs
         self.perturb = perturb
@@ -329,7 +339,7 @@ class AMF(BPRMF):
 
     def _adversarial_config(self):
         cfg = self._engine_config()
-        cfg.eps = float(self.eps)
+        cfg.eps = self._effective_eps()
         cfg.reg_adv = float(self.reg_adv)
         cfg.perturb_users = self.perturb in ("both", "users")
         cfg.perturb_items = self.perturb in ("both", "items")
@@ -344,6 +354,14 @@ class AMF(BPRMF):
 
     def _phases(self, epochs: int):
         return self._clean_then_adversarial(epochs, "bpr", "apr")
+
+    def _adversary_row_norms(self) -> Dict[str, np.ndarray]:
+        norms = super()._adversary_row_norms()
+        if self.perturb == "users":
+            norms.pop("items")
+        elif self.perturb == "items":
+            norms.pop("users")
+        return norms
 
     def _phases_clean_config(self):
         return self._engine_config()

@@ -502,33 +502,41 @@ class AMR(VBPR):
     section 3.3).
 
     The paper calls pre-training indispensable: ``AMR(...).fit(train, init=vbpr)`` with a VBPR of the
-    same structure (``VBPR(shared_user=True, item_bias=False, visual_bias=False)``), or
-    ``pretrain_epochs`` plain epochs within one fit.
+    same structure (``VBPR(shared_user=True, item_bias=False, visual_bias=False)``), or, by default,
+    clean pre-training within one fit (``pretrain_epochs="auto"``).
 
     Parameters
     ----------
-    eps : float
-        L2 budget per item feature vector (the paper: 0.1 on Pinterest, 1 on Amazon).
+    eps : float or None
+        L2 budget per item feature vector (the paper: 0.1 on Pinterest, 1 on Amazon), absolute.
+        None: relative to the feature vectors, see ``eps_relative``.
+    eps_relative : float
+        Used only when ``eps`` is None: the budget is ``eps_relative`` times the median norm of the
+        item feature vectors, measured when the adversarial phase starts (a scale-free budget; the
+        papers' absolute epsilon assumes embeddings of norm around 1 or more).
     reg_adv : float
         Weight lambda of the adversarial term.
-    pretrain_epochs : int
-        Plain VBPR epochs before the adversarial ones when fitting without ``init``.
+    pretrain_epochs : "auto" or int
+        Clean pre-training in a fit without ``init``. ``"auto"`` (default): the first half of
+        ``epochs`` (rounded up) is plain training of the same model and the rest AMR, so the total
+        equals ``epochs``; an integer N: N plain epochs before ``epochs`` AMR epochs (0: none).
     **kwargs
         Every :class:`VBPR` parameter.
     """
 
-    def __init__(self, factors: int = 64, eps: float = 0.1, reg_adv: float = 1.0, pretrain_epochs: int = 0,
+    def __init__(self, factors: int = 64, eps: float = 0.1, reg_adv: float = 1.0, pretrain_epochs="auto",
                  visual_factors: Optional[int] = None, item_bias: bool = False, visual_bias: bool = False,
                  shared_user: bool = True, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 num_threads: int = 0, seed: int = 0, show_progress: bool = True, eps_relative: float = 0.1):
         super().__init__(factors=factors, visual_factors=visual_factors, item_bias=item_bias,
                          visual_bias=visual_bias, shared_user=shared_user, lr=lr, optimizer=optimizer, reg=reg,
                          reg_bias=reg_bias, reg_projection=reg_projection, epochs=epochs, batch_size=batch_size,
                          cold_negatives=cold_negatives, init_std=init_std, adagrad_init=adagrad_init,
                          num_threads=num_threads, seed=seed, show_progress=show_progress)
         self.eps = eps
+        self.eps_relative = eps_relative
         self.reg_adv = reg_adv
         self.pretrain_epochs = pretrain_epochs
 
@@ -555,7 +563,7 @@ class AMR(VBPR):
 
     def _adversarial_config(self):
         cfg = self._engine_config()
-        cfg.eps = float(self.eps)
+        cfg.eps = self._effective_eps()
         cfg.reg_adv = float(self.reg_adv)
         return cfg
 
