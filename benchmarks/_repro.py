@@ -64,22 +64,61 @@ def compare(results_a: Sequence, results_b: Sequence, metric: str) -> Dict[str, 
     the relative gain A/B - 1 across seeds, and a paired t-test across seeds on the per-seed means
     (NaN with fewer than two seeds).
     """
-    from scipy import stats
-
-    a = [r.summary[metric] for r in results_a]
-    b = [r.summary[metric] for r in results_b]
     per_seed = []
     for ra, rb in zip(results_a, results_b):
         t = advrec.stats.paired_ttest(ra, rb, metric)
         per_seed.append({"a": ra.summary[metric], "b": rb.summary[metric],
                          "relative": ra.summary[metric] / rb.summary[metric] - 1, "t_users": t.statistic,
                          "p_users": t.pvalue, "n_users": t.n_users})
+    return claim_from_seeds(metric, per_seed)
+
+
+def claim_from_seeds(metric: str, per_seed: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The across-seed summary of :func:`compare` from its per-seed records (also used to merge
+    seeds run in separate processes)."""
+    from scipy import stats
+
+    a = [s["a"] for s in per_seed]
+    b = [s["b"] for s in per_seed]
     across = float("nan")
     if len(a) >= 2 and np.any(np.asarray(a) != np.asarray(b)):
         across = float(stats.ttest_rel(a, b).pvalue)
     return {"metric": metric, "a": mean_sd(a), "b": mean_sd(b),
             "relative": mean_sd([s["relative"] for s in per_seed]), "p_across_seeds": across,
             "p_users_per_seed": [s["p_users"] for s in per_seed], "per_seed": per_seed}
+
+
+def merge_claims(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """Merges nested claim dicts (same keys, each from a run over different seeds) into one."""
+    first = parts[0]
+    if isinstance(first, dict) and "per_seed" in first and "metric" in first:
+        return claim_from_seeds(first["metric"], [s for p in parts for s in p["per_seed"]])
+    if isinstance(first, dict) and "values" in first and "mean" in first:
+        return mean_sd([v for p in parts for v in p["values"]])
+    if isinstance(first, dict):
+        return {k: merge_claims([p[k] for p in parts]) for k in first if all(k in p for p in parts)}
+    if isinstance(first, list) and all(isinstance(p, list) for p in parts):
+        return [x for p in parts for x in p]  # per-seed records: concatenated
+    return first if all(p == first for p in parts) else list(parts)
+
+
+def combine_runs(prefix: str, tags: Sequence[str], out_tag: str) -> Dict[str, Any]:
+    """Merges ``results/<prefix>_<tag>.json`` of runs over different seeds (e.g. run as parallel
+    processes) into ``results/<prefix>_<out_tag>.json``: claims and mean ± sd recomputed over all
+    seeds, per-seed records concatenated."""
+    import json
+
+    from _common import RESULTS, write_result
+
+    names = [f"{prefix}_{t}.json" for t in tags]
+    parts = [json.loads((RESULTS / n).read_text()) for n in names]
+    for p in parts:
+        for key in ("benchmark", "date", "machine"):
+            p.pop(key, None)
+    merged = merge_claims(parts)
+    merged["combined_from"] = names
+    write_result(f"{prefix}_{out_tag}" if out_tag else prefix, merged)
+    return merged
 
 
 def describe(name_a: str, name_b: str, cmp: Dict[str, Any]) -> str:

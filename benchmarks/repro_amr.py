@@ -98,13 +98,13 @@ def summarize(seeds, protocols, label: str = "") -> dict:
     return {"claims_AMR_vs_VBPR_eq4": claims, drop_key: drops}
 
 
-def features(folder, data, kind: str) -> np.ndarray:
+def features(folder, data, kind: str, max_tags: int = 0) -> np.ndarray:
     if kind == "text":
         return advrec.features.movielens_text_embeddings(folder, data)
     genres = advrec.datasets.movielens_item_features(folder, data, kind="genres")
     norms = np.linalg.norm(genres, axis=1, keepdims=True)
     genres = genres / np.where(norms > 0, norms, 1)
-    tags = advrec.datasets.movielens_item_features(folder, data, kind="tags")
+    tags = advrec.datasets.movielens_item_features(folder, data, kind="tags", max_features=max_tags or None)
     return np.ascontiguousarray(np.hstack([genres, tags]), dtype=np.float32)
 
 
@@ -116,18 +116,26 @@ def main():
     ap.add_argument("--features", choices=("genres+tags", "text"), default="genres+tags")
     ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.5, 1.0])
     ap.add_argument("--lambda-grid", type=lambda t: [float(x) for x in t.split(",")], default=[1.0])
+    ap.add_argument("--max-tags", type=int, default=0, help="keep at most this many tag columns (0: all)")
+    ap.add_argument("--cadence", default="", help="every,patience,max_mf,max_pre,max_cont (validation schedule)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--combine", default="", help="comma-separated tags of finished runs over different seeds: "
+                    "merge their JSONs into one summary (repro_amr_seeds_<tag>.json -> --tag)")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args)
     clock = Clock()
     folder = data_dir() / "ml-latest-small"
     data = advrec.datasets.load_movielens(folder)
-    F = features(folder, data, args.features)
+    F = features(folder, data, args.features, args.max_tags)
     train, valid, test = advrec.split.leave_one_out(data, by="time", validation=True)
     train_full, _ = advrec.split.leave_one_out(data, by="time")
     protocols = {"sampled999": advrec.Sampled(n_negatives=999, seed=0), "full": "full"}
     cadence = dict(every=2, patience=2, max_mf=6, max_pre=4, max_cont=4) if args.quick else \
         dict(every=5, patience=4, max_mf=400, max_pre=200, max_cont=200)
+    if args.cadence:
+        cadence = dict(zip(("every", "patience", "max_mf", "max_pre", "max_cont"), map(int, args.cadence.split(","))))
     seeds = [amr_pipeline(train, valid, train_full, test, F, args.seed0 + i, threads=args.threads,
                           grid=list(itertools.product(args.eps_grid, args.lambda_grid)), protocols=protocols,
                           label=f"[seed {args.seed0 + i}]", **cadence) for i in range(args.seeds)]
@@ -136,6 +144,15 @@ def main():
                "feature_dim": int(F.shape[1]), "args": vars(args), "cadence": cadence, **summary, "seeds": seeds,
                "time": clock.report()}
     write_result("repro_amr_seeds" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else ""), payload)
+
+
+def combine(args) -> None:
+    """One summary from runs over different seeds (e.g. run as parallel processes)."""
+    from _repro import combine_runs
+
+    merged = combine_runs("repro_amr_seeds", args.combine.split(","), args.tag)
+    for p, c in merged["claims_AMR_vs_VBPR_eq4"].items():
+        print(f"[{p}] " + describe("AMR", "VBPR-eq4", c["ndcg@10"]))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,17 @@ def main():
                     help="skip the labelled test-selected numbers (saves one test evaluation per validation)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--quick", action="store_true", help="a few epochs, to check the script runs")
+    ap.add_argument("--combine", default="", help="comma-separated tags of finished runs over different seeds: "
+                    "merge repro_apr_seeds_<tag>.json into repro_apr_seeds_<--tag>.json")
     args = ap.parse_args()
+    if args.combine:
+        from _repro import combine_runs
+
+        merged = combine_runs("repro_apr_seeds", args.combine.split(","), args.tag)
+        for name, d in merged["datasets"].items():
+            for m in ("ndcg@100", "hr@100"):
+                print(f"[{name}] {describe('AMF', 'MF-BPR', d['claims_AMF_vs_continued_BPR'][m])}")
+        return
     clock = Clock()
     out = {name: run_dataset(name, args) for name in args.datasets.split(",")}
     suffix = ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
