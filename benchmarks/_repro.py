@@ -97,7 +97,7 @@ def merge_claims(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         return mean_sd([v for p in parts for v in p["values"]])
     if isinstance(first, dict):
         return {k: merge_claims([p[k] for p in parts]) for k in first if all(k in p for p in parts)}
-    if isinstance(first, list) and all(isinstance(p, list) for p in parts):
+    if isinstance(first, list) and all(isinstance(p, list) and all(isinstance(x, dict) for x in p) for p in parts):
         return [x for p in parts for x in p]  # per-seed records: concatenated
     return first if all(p == first for p in parts) else list(parts)
 
