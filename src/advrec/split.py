@@ -37,28 +37,11 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from . import _seeds
+from ._checks import check_choice, check_interactions, check_seed
 from .interactions import Interactions
 
 __all__ = ["leave_one_out", "holdout"]
-
-
-def _check_data(data) -> None:
-    if not isinstance(data, Interactions):
-        raise TypeError(f"data must be an advrec.Interactions, got {type(data).__name__}")
-
-
-def _check_by(by: str, allowed) -> str:
-    if by not in allowed:
-        raise ValueError(f"by must be one of {', '.join(repr(a) for a in allowed)}; got {by!r}")
-    return by
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    return int(seed)
 
 
 def _rank_within_user(data: Interactions, by: str, seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -68,7 +51,7 @@ def _rank_within_user(data: Interactions, by: str, seed: int) -> Tuple[np.ndarra
     if by == "time":
         order = data._chrono_order()
     else:
-        rng = np.random.default_rng(seed)
+        rng = _seeds.rng(seed, "split")
         order = np.lexsort((rng.random(n), data.users))
     counts = data.user_counts()
     starts = np.zeros(data.n_users + 1, dtype=np.int64)
@@ -142,9 +125,9 @@ def leave_one_out(data: Interactions, by: str = "time", seed: int = 0, drop_cold
     train, valid, test : Interactions
         With ``validation=True``.
     """
-    _check_data(data)
-    _check_by(by, ("time", "random"))
-    seed = _check_seed(seed)
+    check_interactions(data, "data")
+    check_choice(by, "by", ("time", "random"))
+    seed = check_seed(seed)
     _check_flag(validation, "validation")
     from_end, counts = _rank_within_user(data, by, seed)
     is_test = (from_end == 0) & (counts[data.users] >= 2)
@@ -187,9 +170,9 @@ def holdout(data: Interactions, test_size: float = 0.2, by: str = "random", seed
     train, valid, test : Interactions
         When ``validation_size`` is given.
     """
-    _check_data(data)
-    _check_by(by, ("random", "time"))
-    seed = _check_seed(seed)
+    check_interactions(data, "data")
+    check_choice(by, "by", ("random", "time"))
+    seed = check_seed(seed)
     test_size = _check_fraction(test_size, "test_size")
     if validation_size is not None:
         validation_size = _check_fraction(validation_size, "validation_size")

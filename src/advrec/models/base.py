@@ -24,6 +24,10 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._checks import as_int32_ids as _as_int32_ids, check_k, model_threads
+# Re-exported: the trainers and older code import the checks from here.
+from .._checks import check_float, check_positive_int, check_train  # noqa: F401
+from .._ranking import describe, top_k
 
 FORMAT_VERSION = 1
 
@@ -34,16 +38,33 @@ ADVERSARY_SCALE_LIMIT = 1.0
 #: a training accuracy this close to 0.5, after having been above COLLAPSE_FROM, counts as a collapse
 COLLAPSE_ACCURACY = 0.52
 COLLAPSE_FROM = 0.6
-#: names of the training phases that run an adversarial objective
-ADVERSARIAL_PHASES = ("apr", "amr", "sao")
 
+#: every model class by its name: the one registry (loading, experiment files, model fixtures)
 _REGISTRY: Dict[str, type] = {}
+#: other names of registered classes (``DUIF`` -> ``ContentMF``); files always record the class name
+_ALIASES: Dict[str, str] = {}
 
 
-def register(cls):
-    """Class decorator: makes a model class loadable by :func:`advrec.load`."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+def register(cls=None, *, aliases: Sequence[str] = ()):
+    """Class decorator: makes a model class loadable by :func:`advrec.load` and usable by name in
+    experiment files (also under ``aliases``)."""
+    def add(cls):
+        _REGISTRY[cls.__name__] = cls
+        for alias in aliases:
+            _ALIASES[alias] = cls.__name__
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def model_classes() -> Dict[str, type]:
+    """Every registered model class by name, aliases included, in registration order."""
+    import advrec  # noqa: F401  (importing the package registers every class)
+
+    out = dict(_REGISTRY)
+    for alias, name in _ALIASES.items():
+        out[alias] = _REGISTRY[name]
+    return out
 
 
 def _caller_stacklevel() -> int:
@@ -60,17 +81,6 @@ def _caller_stacklevel() -> int:
 
 class NotFittedError(ValueError):
     """Raised when a model is used before :meth:`Recommender.fit`."""
-
-
-def _as_int32_ids(values, name: str, upper: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind == "b" or (arr.size and arr.dtype.kind not in "iu"):
-        raise TypeError(f"{name} must be integer ids, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= upper):
-        bad = arr[(arr < 0) | (arr >= upper)][0]
-        raise ValueError(f"{name} contains id {bad}, outside [0, {upper})")
-    return arr.astype(np.int32)
 
 
 class Recommender:
@@ -90,6 +100,16 @@ class Recommender:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        """Stores the ``__init__`` arguments as attributes of the same names and marks the model
+        unfitted. Call it first thing in ``__init__`` as ``self._set_params(locals())``."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        self.n_users = None
+        self.n_items = None
+        self.history_ = []
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -114,6 +134,9 @@ class Recommender:
     def _check_users(self, users) -> Tuple[np.ndarray, bool]:
         self._check_fitted()
         scalar = np.ndim(users) == 0
+        if np.ndim(users) > 1:
+            raise ValueError(f"users must be one user id or a 1-d array of user ids, got an array of shape "
+                             f"{np.shape(users)} (flatten it, e.g. users.ravel())")
         ids = _as_int32_ids(np.atleast_1d(users), "users", self.n_users)
         return ids, scalar
 
@@ -150,7 +173,7 @@ class Recommender:
             return np.einsum("nd,nmd->nm", U, cand)
         raise ValueError("items must be 1-d (pairwise) or 2-d with one row per user")
 
-    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads: int = 0):
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads=None):
         """Top-``k`` items for one user or a batch.
 
         Parameters
@@ -158,28 +181,32 @@ class Recommender:
         users : int or array of int
             Internal user ids.
         k : int
-            Number of items. If fewer than ``k`` items are left after excluding seen ones, the
-            remaining slots hold id -1 and score -inf.
+            Number of items, capped at ``n_items``. If fewer than ``k`` items are left after
+            excluding seen ones, the remaining slots hold id -1 and score -inf.
         exclude_seen : bool
             Leave out the items each user interacted with in the training data.
+        num_threads : int, optional
+            Threads of the ranking kernel; None (default) = the model's own ``num_threads``
+            (all cores for a model without one), 0 = all cores.
 
         Returns
         -------
         (ids, scores) : int32 and float32 arrays of shape (n, k), or (k,) for a single user,
             best first.
-        """
-        from ..evaluation import top_k
 
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an integer, got {type(k).__name__}")
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
+        Raises
+        ------
+        advrec.evaluation.NonFiniteScoresError
+            If the model's scores are NaN or overflow float32 (nothing can be ranked).
+        """
+        k = check_k(k)
+        num_threads = model_threads(self, num_threads)
         ids, scalar = self._check_users(users)
         U, V = self._scoring_factors(ids)
         exclude = None
         if exclude_seen:
             exclude = (self._train_indptr, self._train_indices, ids)
-        top_ids, top_scores = top_k(U, V, int(k), exclude=exclude, num_threads=num_threads)
+        top_ids, top_scores = top_k(U, V, k, exclude=exclude, num_threads=num_threads, what=describe(self))
         if scalar:
             return top_ids[0], top_scores[0]
         return top_ids, top_scores
@@ -210,7 +237,13 @@ class Recommender:
 
     @classmethod
     def _from_saved(cls, params: Dict[str, Any], state: Dict[str, Any], arrays: Dict[str, np.ndarray]):
+        allowed = set(cls._array_names) | {"_train_indptr", "_train_indices"}
+        unknown = sorted(set(arrays) - allowed)
+        if unknown:
+            raise ValueError(f"model file is inconsistent: unexpected arrays {unknown} for a {cls.__name__}")
         model = cls(**params)
+        if hasattr(model, "_validate_hyper"):
+            model._validate_hyper()  # a tampered hyper-parameter (NaN lr, factors "8") is a corrupt file
         model._set_extra_state(state)
         for name, value in arrays.items():
             setattr(model, name, value)
@@ -219,8 +252,26 @@ class Recommender:
 
     def _validate_loaded(self) -> None:
         """Checks shapes after loading; raises ValueError on a mismatched file."""
-        if getattr(self, "_train_indptr", None) is None or self._train_indptr.shape != (self.n_users + 1,):
+        if self.n_users < 0 or self.n_items < 0:
+            raise ValueError("model file is inconsistent: negative n_users or n_items")
+        indptr = getattr(self, "_train_indptr", None)
+        indices = getattr(self, "_train_indices", None)
+        if indptr is None or indptr.dtype != np.int64 or indptr.shape != (self.n_users + 1,):
             raise ValueError("model file is inconsistent: training index does not match n_users")
+        if indices is None or indices.dtype != np.int32 or indices.ndim != 1:
+            raise ValueError("model file is inconsistent: training items should be a 1-d int32 array")
+        if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+            raise ValueError("model file is inconsistent: the training index is not a valid CSR index")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n_items):
+            raise ValueError("model file is inconsistent: training items out of range")
+        for name in self._array_names:
+            arr = getattr(self, name, None)
+            if arr is None:
+                continue
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+                raise ValueError(f"model file is inconsistent: {name} is not a numeric array")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
 
 def _json_default(obj):
@@ -256,13 +307,25 @@ def load(path) -> Recommender:
         if "advrec" in str(exc):
             raise
         raise ValueError(f"{path!r} is not a readable advrec model file: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r} is not an advrec model file: its metadata is not a JSON object")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path!r} has model format version {version}; this advrec reads version {FORMAT_VERSION}")
-    cls = _REGISTRY.get(meta.get("class"))
+    name = meta.get("class")
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"{path!r} holds an unknown model class {meta.get('class')!r}")
-    return cls._from_saved(meta["params"], meta["state"], arrays)
+        raise ValueError(f"{path!r} holds an unknown model class {name!r}")
+    for key in ("params", "state"):
+        if not isinstance(meta.get(key), dict):
+            raise ValueError(f"{path!r} is not a valid advrec model file: metadata {key!r} is missing or not an object")
+    try:
+        return cls._from_saved(meta["params"], meta["state"], arrays)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a valid {name} model file: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # Tampered metadata: a wrong type, a missing key, an unknown parameter name.
+        raise ValueError(f"{path!r} is not a valid {name} model file: {type(exc).__name__}: {exc}") from exc
 
 
 class _Stop(Exception):
@@ -292,7 +355,8 @@ class EpochLoop:
                  eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
                  monitor: Optional[str] = None, patience: Optional[int] = None,
                  callback: Optional[Callable[[int, Dict[str, Any]], Any]] = None,
-                 show_progress: bool = True, eval_set=None, restore_best: Optional[bool] = None):
+                 show_progress: Optional[bool] = None, eval_set=None,
+                 restore_best: Optional[bool] = None):
         if eval_every is None:  # eval_set selects on every epoch by default; validation= only monitors
             eval_every = 1 if eval_set is not None else 0
         if eval_set is not None:
@@ -346,7 +410,9 @@ class EpochLoop:
 
         model = self.model
         model.interrupted_ = False
-        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not self.show_progress,
+        from .._progress import enabled
+
+        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not enabled(self.show_progress),
                    leave=False, unit="epoch")
         try:
             for _ in range(n_epochs):
@@ -396,12 +462,39 @@ class EpochLoop:
             self._track_best(figures)
         self._check_collapse(figures)
         model.history_.append(figures)
+        self._watch_loss(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
                         refresh=False)
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop()
+
+    #: a mean per-sample loss above this is divergence whatever the model (log-sigmoid losses start
+    #: at ln 2 and a mean of 1e6 needs score gaps of 1e6 on the wrong side)
+    LOSS_EXPLODED = 1e6
+    #: or growth by this factor over the first epoch's loss (to above 100)
+    LOSS_GROWTH = 1e3
+
+    def _watch_loss(self, figures: Dict[str, Any]) -> None:
+        """Warns once when the training loss explodes while the parameters stay finite (the engine
+        raises on non-finite parameters, but e.g. Adagrad with lr=1e6 reaches a loss of 1e11 with
+        finite ones and its metrics are then noise)."""
+        loss = figures.get("loss")
+        if not isinstance(loss, float) or not math.isfinite(loss) or getattr(self, "_loss_warned", False):
+            return
+        first = getattr(self, "_first_loss", None)
+        if first is None:
+            self._first_loss = first = loss
+        if loss > self.LOSS_EXPLODED or (first > 0 and loss > 100 and loss > self.LOSS_GROWTH * first):
+            import warnings
+
+            self._loss_warned = True
+            lr = getattr(self.model, "lr", None)
+            warnings.warn(f"{type(self.model).__name__}: the training loss exploded to {loss:.3g} at epoch "
+                          f"{figures.get('epoch')} (first epoch: {first:.3g}) although the parameters are finite; "
+                          f"training has diverged" + (f": lower lr (now {lr:g})" if lr is not None else ""),
+                          RuntimeWarning, stacklevel=4)
 
     def _check_collapse(self, figures: Dict[str, Any]) -> None:
         """Flags an epoch whose training accuracy fell back to chance (pairs ranked no better than
@@ -420,7 +513,7 @@ class EpochLoop:
                 import warnings
 
                 hint = ""
-                if hasattr(model, "eps") and figures.get("phase") in ADVERSARIAL_PHASES:
+                if figures.get("phase") == getattr(model, "_adversarial_phase", None):
                     norms = {name: float(np.median(n)) for name, n in model._adversary_row_norms().items() if n.size}
                     shown = ", ".join(f"{name} {med:.3g}" for name, med in norms.items())
                     hint = (f" The adversary's eps={model._effective_eps():g} against median norms of the perturbed vectors "
@@ -486,43 +579,52 @@ def _check_eval_data(valid, train) -> None:
         raise ValueError("the validation set is empty")
 
 
-# ---- argument checks shared by the trainers ------------------------------------------------------
-def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return int(value)
-
-
-def check_float(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v) or v < minimum or (strict and v == minimum):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}, got {value}")
-    return v
-
-
-def check_train(train) -> None:
-    for attr in ("n_users", "n_items", "csr_arrays"):
-        if not hasattr(train, attr):
-            raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
-    if len(train) == 0:
-        raise ValueError("train is empty: no interactions to learn from")
+def bpr_trainable_users(train) -> int:
+    """Users that give BPR triples: at least one training item and at least one item they never
+    interacted with (the negative)."""
+    counts = np.diff(train.csr_arrays()[0])
+    return int(np.count_nonzero((counts > 0) & (counts < train.n_items)))
 
 
 class EpochTrained(Recommender):
     """A model the engine trains epoch by epoch (BPR-MF, AMF, the content models, SASRec).
 
-    Subclasses provide ``_phases(epochs) -> [(name, n_epochs, engine_config), ...]`` (AMF: BPR
-    pre-training then APR) and ``_epoch_fn(train, config) -> callable(epoch) -> dict``; this class
-    runs them through :class:`EpochLoop`, so every trainer gets the same progress bar, callbacks,
-    validation, early stopping, Ctrl-C handling and ``partial_fit``.
+    :meth:`fit` is written once here; a model fills in hooks:
+
+    ``_validate_hyper()``
+        Checks its hyper-parameters (call ``super()``; the shared ones are checked here).
+    ``_fit_inputs(train, init, **inputs) -> dict``
+        Checks extra inputs of ``fit`` (the content models: ``item_features``) and returns them
+        as keyword arguments for the two state hooks. The default accepts none.
+    ``_init_state(train, **inputs)`` / ``_copy_state_from(init, train, **inputs)``
+        A fresh random start, or a copy of a fitted ``init`` model (parameters, optimiser state,
+        epoch counter and history) that is never modified.
+    ``_adopt_init(init)``
+        Optionally takes structural parameters from ``init`` before anything is checked.
+    ``_engine_config()`` and ``_epoch_fn(train, config) -> callable(epoch) -> dict``
+        The engine configuration of clean training and the one place that calls the engine.
+    ``_phases(epochs, fresh) -> [(name, n_epochs, config), ...]`` and ``_start_phase(name, config)``
+        By default one phase named ``_clean_phase``; :class:`advrec.models.adversarial.Adversarial`
+        puts clean pre-training before the adversarial phase, whose budget it fixes when it starts.
+
+    Every phase runs through :class:`EpochLoop`, so every trainer gets the same progress bar,
+    callbacks, validation, early stopping, Ctrl-C handling and :meth:`partial_fit`. Attacks use
+    ``_perturbable_blocks`` (block name -> parameter attribute), ``_loss_gradients`` and the
+    generic :meth:`_perturbed_copy`.
     """
 
+    #: name of the clean training phase in ``history_``
+    _clean_phase = "train"
+    #: parameter blocks an adversary may perturb: block name -> attribute holding it
+    _perturbable_blocks: Dict[str, str] = {}
+    #: optimiser slots among ``_array_names`` (a perturbed copy does not carry them)
+    _optimizer_arrays: Tuple[str, ...] = ()
     #: saved arrays that are inputs (features, sequences), not trained state
     _input_array_names: Tuple[str, ...] = ()
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
+        self._epochs_done = 0
 
     # The epoch counter survives save/load, so that a loaded model continues its history.
     def _extra_state(self) -> Dict[str, Any]:
@@ -534,21 +636,57 @@ class EpochTrained(Recommender):
         super()._set_extra_state(state)
         self._epochs_done = int(state.get("epochs_done", 0))
 
-    def _phases(self, epochs: int):
+    # ---- hooks ------------------------------------------------------------------------------
+    def _validate_hyper(self) -> None:
+        """Raises on invalid hyper-parameters; subclasses extend it (calling ``super()``). Here: the
+        ones every epoch-trained model has."""
+        check_positive_int(self.epochs, "epochs", allow_zero=True)
+        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
+        check_positive_int(self.seed, "seed", allow_zero=True)
+
+    def _fit_inputs(self, train, init, **inputs) -> Dict[str, Any]:
+        if inputs:
+            raise TypeError(f"{type(self).__name__}.fit got unexpected keyword argument(s) {sorted(inputs)}")
+        return {}
+
+    def _adopt_init(self, init) -> None:
+        """Takes structural parameters from ``init`` (default: none)."""
+
+    def _init_state(self, train, **inputs) -> None:
         raise NotImplementedError
 
-    def _state_arrays(self) -> Dict[str, np.ndarray]:
-        """The arrays that make up the trained state (parameters and optimiser slots), by name,
-        which :class:`EpochLoop` snapshots to restore the best validation epoch. Training updates
-        them in place."""
-        return {name: arr for name in self._array_names
-                if name not in self._input_array_names and isinstance(arr := getattr(self, name, None), np.ndarray)}
+    def _copy_state_from(self, other, train, **inputs) -> None:
+        raise NotImplementedError
 
-    def _state_restored(self) -> None:
-        """Called after :class:`EpochLoop` wrote a snapshot back (override to drop caches)."""
+    def _engine_config(self):
+        raise NotImplementedError
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         raise NotImplementedError
+
+    def _phases(self, epochs: int, fresh: bool):
+        """(phase name, number of epochs, engine config) in order; ``fresh`` is True in a
+        :meth:`fit` without ``init`` (a new model), False when continuing one."""
+        return [(self._clean_phase, epochs, self._engine_config())]
+
+    def _start_phase(self, phase: str, cfg) -> None:
+        """Called just before a phase's first epoch, after the phases before it have run (the
+        adversarial models fix their budget here)."""
+
+    # ---- helpers of the state hooks --------------------------------------------------------------
+    def _check_init(self, other, train, types, names: str) -> None:
+        """``other`` must be a fitted model of ``types`` on the id space of ``train``."""
+        if not isinstance(other, types):
+            raise TypeError(f"init must be a fitted {names}, got {type(other).__name__}")
+        other._check_fitted()
+        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
+            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
+                             f"has {train.n_users} x {train.n_items}")
+
+    def _continue_history(self, other) -> None:
+        """A model started from ``other`` continues its epoch counter and history."""
+        self._epochs_done = other._epochs_done
+        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
 
     def _adopt_from(self, init, names: Sequence[str]) -> Dict[str, Any]:
         """Takes the ``init`` model's values of the structural parameters ``names`` when all of them
@@ -568,84 +706,82 @@ class EpochTrained(Recommender):
             setattr(self, name, value)
         return theirs
 
-    # ---- the adversarial objective (AMF, AMR, ASASRec) ---------------------------------------
-    # These models carry eps, reg_adv and pretrain_epochs and build their engine config with
-    # _adversarial_config(). A fit without init pre-trains the clean model first: an adversary of
-    # norm eps per vector overwhelms embeddings at their initial scale (std 0.01: norm ~0.08 at
-    # d = 64, against the papers' eps = 0.5) and training collapses to chance from the first step.
-    # The papers pre-train for this reason.
-    def _validate_adversarial(self) -> None:
-        if self.eps is not None:
-            check_float(self.eps, "eps")
-        check_float(self.eps_relative, "eps_relative", strict=True)
-        check_float(self.reg_adv, "reg_adv")
-        if not (isinstance(self.pretrain_epochs, str) and self.pretrain_epochs == PRETRAIN_AUTO):
-            if isinstance(self.pretrain_epochs, str):
-                raise ValueError(f"pretrain_epochs must be {PRETRAIN_AUTO!r} or an integer >= 0, "
-                                 f"got {self.pretrain_epochs!r}")
-            check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+    def _state_arrays(self) -> Dict[str, np.ndarray]:
+        """The arrays that make up the trained state (parameters and optimiser slots), by name,
+        which :class:`EpochLoop` snapshots to restore the best validation epoch. Training updates
+        them in place."""
+        return {name: arr for name in self._array_names
+                if name not in self._input_array_names and isinstance(arr := getattr(self, name, None), np.ndarray)}
 
-    def _pretrain_split(self, epochs: int) -> Tuple[int, int]:
-        """(clean epochs, adversarial epochs) of a fit without ``init`` asked for ``epochs``.
+    def _state_restored(self) -> None:
+        """Called after :class:`EpochLoop` wrote a snapshot back (override to drop caches)."""
 
-        ``"auto"``: the first half of ``epochs`` (rounded up) is clean pre-training and the rest is
-        adversarial, so the total is ``epochs``, the same as the clean model's. An integer N: N
-        clean epochs before ``epochs`` adversarial ones."""
-        if isinstance(self.pretrain_epochs, str):
-            clean = (epochs + 1) // 2
-            return clean, epochs - clean
-        return int(self.pretrain_epochs), epochs
+    # ---- training ---------------------------------------------------------------------------
+    def fit(self, train, *, init=None, epochs: Optional[int] = None, validation=None,
+            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,),
+            eval_metrics: Sequence[str] = ("hr", "ndcg"), patience: Optional[int] = None, callback=None,
+            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None, **inputs):
+        """Trains the model.
 
-    def _clean_then_adversarial(self, epochs: int, clean_phase: str, adversarial_phase: str):
-        """Phases: clean pre-training (only in a fit without ``init``; see :meth:`_pretrain_split`),
-        then the adversarial epochs."""
-        phases = []
-        adversarial = epochs
-        if getattr(self, "_pretrain_now", False):
-            clean, adversarial = self._pretrain_split(epochs)
-            if clean:
-                phases.append((clean_phase, clean, self._phases_clean_config()))
-        phases.append((adversarial_phase, adversarial, self._adversarial_config()))
-        return phases
+        Parameters
+        ----------
+        train : advrec.Interactions
+            Training interactions (SASRec: their chronological order gives the sequences).
+        init : fitted model, optional
+            Start from this model's parameters (and optimiser state) instead of a random
+            initialisation; the epoch counter and history continue from it. Not modified. Which
+            classes are accepted is in each class's documentation (e.g. a VBPR accepts a BPRMF).
+        epochs : int, optional
+            Overrides ``self.epochs`` for this call.
+        eval_set : advrec.Interactions or (advrec.Interactions, k), optional
+            Model selection on a validation split (e.g. from
+            ``advrec.split.leave_one_out(data, validation=True)``): evaluated with full ranking
+            every ``eval_every`` epochs (default 1) at cut-off(s) ``k`` (default ``eval_k``); at
+            the end the model holds the parameters of the best epoch (``best_epoch_``,
+            ``best_score_``; ``restore_best=False`` keeps the last ones). ``history_`` keeps
+            every epoch.
+        validation : advrec.Interactions, optional
+            Held-out interactions evaluated every ``eval_every`` epochs (full ranking) for
+            monitoring only; figures go into ``history_`` as ``val_<metric>@<k>``. Exclusive with
+            ``eval_set``.
+        monitor : str, optional
+            The validation figure to select on, e.g. ``"ndcg@10"``; default: the last of
+            ``eval_metrics`` at the first k.
+        patience : int, optional
+            Stop when the monitored validation metric has not improved strictly for this many
+            evaluations.
+        restore_best : bool, optional
+            Restore the best validation epoch's parameters (and optimiser state) at the end;
+            default True with ``eval_set``, False otherwise.
+        callback : callable, optional
+            ``callback(epoch, figures)`` after every epoch; returning False stops training.
+        **inputs
+            Model-specific inputs: the content models (VBPR, AMR, ContentMF) take
+            ``item_features`` (n_items x D; default: ``init``'s, else ``train.item_features``).
 
-    def _effective_eps(self) -> float:
-        """The absolute per-vector budget the engine uses now: ``eps`` when given (the papers'
-        absolute epsilon), else ``eps_relative`` times the median norm of the vectors the adversary
-        perturbs, measured now (a budget that scales with the model: multiplying every embedding
-        by c multiplies it by c)."""
-        if self.eps is not None:
-            return float(self.eps)
-        norms = [n for n in self._adversary_row_norms().values() if n.size]
-        median = float(np.median(np.concatenate(norms))) if norms else 0.0
-        return float(self.eps_relative) * median
+        Returns
+        -------
+        self
+        """
+        if init is not None:
+            self._adopt_init(init)
+        self._validate_hyper()
+        check_train(train)
+        inputs = self._fit_inputs(train, init, **inputs)
+        self._remember_train(train)
+        if init is not None:
+            self._copy_state_from(init, train, **inputs)
+        else:
+            self._init_state(train, **inputs)
+        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+                           fresh=init is None, eval_set=eval_set, monitor=monitor, restore_best=restore_best)
 
-    def _adversary_row_norms(self) -> Dict[str, np.ndarray]:
-        """L2 norms of the vectors the adversary perturbs, by block (override where the perturbed
-        vectors are not the rows of :meth:`_perturbable`)."""
-        return {name: np.linalg.norm(block.reshape(block.shape[0], -1), axis=1)
-                for name, block in self._perturbable().items()}
-
-    def _warn_if_eps_overwhelms(self) -> None:
-        """Warns when eps exceeds the median norm of the perturbed vectors: the adversary then
-        dominates the model it perturbs and training collapses towards chance."""
-        eps = self._effective_eps()
-        if eps <= 0.0 or float(self.reg_adv) <= 0.0:
-            return
-        norms = {name: float(np.median(n)) for name, n in self._adversary_row_norms().items() if n.size}
-        small = {name: med for name, med in norms.items() if eps > ADVERSARY_SCALE_LIMIT * med}
-        if not small:
-            return
-        import warnings
-
-        detail = ", ".join(f"{name} {med:.3g}" for name, med in small.items())
-        warnings.warn(f"{type(self).__name__}: eps={eps:g} is larger than the median norm of the vectors it perturbs "
-                      f"({detail}) at the start of the adversarial phase; the adversary will overwhelm the model and "
-                      "training is likely to collapse to chance. Pre-train the clean model first "
-                      "(pretrain_epochs='auto', more pre-training epochs, or fit(train, init=clean_model)) or lower "
-                      "eps.", RuntimeWarning, stacklevel=_caller_stacklevel())
-
-    def _validate_hyper(self) -> None:
-        """Raises on invalid hyper-parameters (override)."""
+    def _check_trainable(self, train) -> None:
+        """Raises ValueError when an epoch on ``train`` would draw no sample (override for models
+        whose samples are not BPR triples)."""
+        if bpr_trainable_users(train) == 0:
+            raise ValueError("train gives no training sample: every user with interactions already holds every "
+                             f"one of the {train.n_items} items, so no negative item can be drawn for BPR")
 
     def partial_fit(self, train, *, epochs: int = 1, **kwargs):
         """Continues training a fitted model for ``epochs`` more epochs.
@@ -671,18 +807,54 @@ class EpochTrained(Recommender):
                            monitor=kwargs.get("monitor"), restore_best=kwargs.get("restore_best"))
 
     def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
-               eval_set=None, monitor=None, restore_best=None):
+               fresh: bool = False, eval_set=None, monitor=None, restore_best=None):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
+        self._check_trainable(train)
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress, eval_set=eval_set, monitor=monitor,
                          restore_best=restore_best)
-        for phase, count, cfg in self._phases(n):
-            if count and phase in ADVERSARIAL_PHASES:
-                # The budget is fixed when the adversarial phase starts, after any pre-training.
-                cfg.eps = self._effective_eps()
-                self._warn_if_eps_overwhelms()
+        for phase, count, cfg in self._phases(n, fresh):
+            if getattr(cfg, "batch_size", 1) > 1 and not hasattr(cfg, "maxlen"):
+                # BPR-style trainers reserve buffers for batch_size triples; an epoch draws len(train)
+                # of them, so a larger batch changes nothing but the allocation.
+                cfg.batch_size = min(int(cfg.batch_size), max(2, len(train)))
+            if count:
+                self._start_phase(phase, cfg)
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
         loop.finish()
         return self
+
+    # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
+    def _threads(self, num_threads) -> int:
+        """A per-call thread count: None = this model's ``num_threads``."""
+        return model_threads(self, num_threads)
+
+    def _perturbable(self) -> Dict[str, np.ndarray]:
+        """Parameter blocks an adversary may perturb, by name."""
+        self._check_fitted()
+        return {block: getattr(self, attr) for block, attr in self._perturbable_blocks.items()}
+
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
+        """The training loss summed over ``triples`` at the parameters + ``deltas`` and its gradient
+        with respect to each perturbable block: ``(loss, n_correct, {name: gradient})``."""
+        raise NotImplementedError
+
+    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]):
+        """A new model whose blocks are the parameters + ``deltas`` (the model itself is unchanged).
+
+        The copy has no optimiser state and an empty history; it shares the (read-only) training
+        index with this model and keeps its epoch counter."""
+        clone = type(self)(**self.get_params())
+        clone._set_extra_state(self._extra_state())
+        for name in self._array_names:
+            value = getattr(self, name, None)
+            keep = value is not None and name not in self._optimizer_arrays
+            setattr(clone, name, value.copy() if keep else None)
+        for block, delta in deltas.items():
+            attr = self._perturbable_blocks[block]
+            setattr(clone, attr, np.ascontiguousarray(getattr(self, attr) + delta, dtype=np.float32))
+        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
+        clone.history_ = []
+        return clone

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _seeds
+from .._checks import check_bpr_trainer, check_positive_int
 from .._engine import core
+from .adversarial import Adversarial
 from .base import EpochTrained, register
-# Argument checks shared by every trainer (imported from here by older code paths too).
-from .base import check_float as _check_float, check_positive_int as _check_positive_int, check_train as _check_train
-
-_OPTIMIZERS = ("sgd", "adagrad")
-_PERTURB = ("both", "users", "items")
 
 
 @register
@@ -49,8 +47,9 @@ class BPRMF(EpochTrained):
     num_threads : int
         0 uses all cores. With 1 thread and a fixed seed, training is bit-for-bit reproducible.
     seed : int
-    show_progress : bool
-        Show a progress bar while fitting.
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("user_factors", "item_factors", "item_bias", "user_accum", "item_accum", "bias_accum")
@@ -58,39 +57,18 @@ class BPRMF(EpochTrained):
     def __init__(self, factors: int = 64, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
-        self.factors = factors
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.use_bias = use_bias
-        self.reg_bias = reg_bias
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+                 show_progress: Optional[bool] = None):
+        self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
+    _clean_phase = "bpr"
+    _perturbable_blocks = {"users": "user_factors", "items": "item_factors"}
+    _optimizer_arrays = ("user_accum", "item_accum", "bias_accum")
+
     def _validate_hyper(self) -> None:
-        _check_positive_int(self.factors, "factors")
-        _check_float(self.lr, "lr", strict=True)
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        _check_float(self.reg, "reg")
-        _check_float(self.reg_bias, "reg_bias")
-        _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_float(self.init_std, "init_std")
-        _check_float(self.adagrad_init, "adagrad_init", strict=True)
-        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        _check_positive_int(self.seed, "seed", allow_zero=True)
+        super()._validate_hyper()
+        check_positive_int(self.factors, "factors")
+        check_bpr_trainer(self)
 
     def _engine_config(self):
         cfg = core.MFTrainConfig()
@@ -100,12 +78,12 @@ class BPRMF(EpochTrained):
         cfg.optimizer = core.Optimizer.adagrad if self.optimizer == "adagrad" else core.Optimizer.sgd
         cfg.batch_size = int(self.batch_size)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state --------------------------------------------------------------------------------
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         self.user_factors = (rng.standard_normal((self.n_users, d)) * self.init_std).astype(np.float32)
@@ -125,12 +103,7 @@ class BPRMF(EpochTrained):
             self.user_accum = self.item_accum = self.bias_accum = None
 
     def _copy_state_from(self, other: "BPRMF", train) -> None:
-        if not isinstance(other, BPRMF):
-            raise TypeError(f"init must be a fitted BPRMF or AMF, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, BPRMF, "BPRMF or AMF")
         if other.user_factors.shape[1] != self.factors:
             raise ValueError(f"init model has {other.user_factors.shape[1]} factors, this model {self.factors}")
         self.n_users, self.n_items = other.n_users, other.n_items
@@ -149,8 +122,7 @@ class BPRMF(EpochTrained):
             self.bias_accum = other.bias_accum.copy() if other.bias_accum is not None else None
         else:
             self._reset_optimizer()
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
 
     # ---- training -----------------------------------------------------------------------------
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
@@ -162,62 +134,6 @@ class BPRMF(EpochTrained):
                                  self.item_accum, self.bias_accum, indptr, indices, cfg)
 
         return run
-
-    def fit(self, train, *, init: Optional["BPRMF"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None,
-            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-            Training interactions.
-        init : BPRMF, optional
-            Start from this model's parameters (and Adagrad state) instead of a random
-            initialisation; the epoch counter and history continue from it. Not modified.
-        epochs : int, optional
-            Overrides ``self.epochs`` for this call.
-        eval_set : advrec.Interactions or (advrec.Interactions, k), optional
-            Model selection on a validation split (e.g. from
-            ``advrec.split.leave_one_out(data, validation=True)``): evaluated with full ranking
-            every ``eval_every`` epochs (default 1) at cut-off(s) ``k`` (default ``eval_k``); at
-            the end the model holds the parameters of the best epoch (``best_epoch_``,
-            ``best_score_``; ``restore_best=False`` keeps the last ones). ``history_`` keeps
-            every epoch.
-        validation : advrec.Interactions, optional
-            Held-out interactions evaluated every ``eval_every`` epochs (full ranking) for
-            monitoring only; figures go into ``history_`` as ``val_<metric>@<k>``. Exclusive with
-            ``eval_set``.
-        monitor : str, optional
-            The validation figure to select on, e.g. ``"ndcg@10"``; default: the last of
-            ``eval_metrics`` at the first k.
-        patience : int, optional
-            Stop when the monitored validation metric has not improved strictly for this many
-            evaluations.
-        restore_best : bool, optional
-            Restore the best validation epoch's parameters (and optimiser state) at the end;
-            default True with ``eval_set``, False otherwise.
-        callback : callable, optional
-            ``callback(epoch, figures)`` after every epoch; returning False stops training.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        _check_train(train)
-        if init is not None:
-            self._copy_state_from(init, train)
-        else:
-            self._init_state(train)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
-                           eval_set=eval_set, monitor=monitor, restore_best=restore_best)
-
-    def _phases(self, epochs: int):
-        """(phase name, number of epochs, engine config) in order."""
-        return [("bpr", epochs, self._engine_config())]
 
     # ---- scoring ------------------------------------------------------------------------------
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -248,14 +164,10 @@ class BPRMF(EpochTrained):
                 raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
     # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """Parameter blocks an adversary may perturb, by name."""
-        self._check_fitted()
-        return {"users": self.user_factors, "items": self.item_factors}
-
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """BPR loss summed over ``triples`` at the parameters + ``deltas``, and its gradient
         with respect to each perturbed block. Returns ``(loss, n_correct, {name: gradient})``."""
+        num_threads = self._threads(num_threads)
         users, pos, neg = triples
         P = self.user_factors + deltas["users"] if "users" in deltas else self.user_factors
         Q = self.item_factors + deltas["items"] if "items" in deltas else self.item_factors
@@ -264,22 +176,9 @@ class BPRMF(EpochTrained):
                                                    users, pos, neg, True, True, num_threads)
         return loss, correct, {"users": gu, "items": gi}
 
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "BPRMF":
-        """A new model whose blocks are the parameters + ``deltas`` (the model itself is unchanged)."""
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        clone.user_factors = (self.user_factors + deltas["users"]) if "users" in deltas else self.user_factors.copy()
-        clone.item_factors = (self.item_factors + deltas["items"]) if "items" in deltas else self.item_factors.copy()
-        clone.item_bias = None if self.item_bias is None else self.item_bias.copy()
-        clone.user_accum = clone.item_accum = clone.bias_accum = None
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone.history_ = []
-        return clone
-
 
 @register
-class AMF(BPRMF):
+class AMF(Adversarial, BPRMF):
     """Adversarial Matrix Factorisation: BPR-MF trained with Adversarial Personalized Ranking.
 
     Objective (He et al. 2018, eq. 4 and 12): ``L_BPR(Theta) + reg_adv * L_BPR(Theta + Delta_adv)``
@@ -320,40 +219,15 @@ class AMF(BPRMF):
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True, eps_relative: float = 0.1):
-        super().__init__(factors=factors, lr=lr, optimizer=optimizer, reg=reg, use_bias=use_bias,
-                         reg_bias=reg_bias, epochs=epochs, batch_size=batch_size, init_std=init_std,
-                         adagrad_init=adagrad_init, num_threads=num_threads, seed=seed,
-                         show_progress=show_progress)
-        self.eps = eps
-        self.eps_relative = eps_relative
-        self.reg_adv = reg_adv
-        self.pretrain_epochs = pretrain_epochs
-        self.perturb = perturb
+                 show_progress: Optional[bool] = None, eps_relative: float = 0.1):
+        self._set_params(locals())
 
-    def _validate_hyper(self) -> None:
-        super()._validate_hyper()
-        self._validate_adversarial()
-        if self.perturb not in _PERTURB:
-            raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
+    _adversarial_phase = "apr"
+    _perturb_choices = ("both", "users", "items")
 
-    def _adversarial_config(self):
-        cfg = self._engine_config()
-        cfg.eps = self._effective_eps()
-        cfg.reg_adv = float(self.reg_adv)
+    def _place_adversary(self, cfg) -> None:
         cfg.perturb_users = self.perturb in ("both", "users")
         cfg.perturb_items = self.perturb in ("both", "items")
-        return cfg
-
-    def fit(self, train, *, init=None, **kwargs):
-        self._pretrain_now = init is None
-        try:
-            return super().fit(train, init=init, **kwargs)
-        finally:
-            self._pretrain_now = False
-
-    def _phases(self, epochs: int):
-        return self._clean_then_adversarial(epochs, "bpr", "apr")
 
     def _adversary_row_norms(self) -> Dict[str, np.ndarray]:
         norms = super()._adversary_row_norms()
@@ -362,6 +236,3 @@ class AMF(BPRMF):
         elif self.perturb == "items":
             norms.pop("users")
         return norms
-
-    def _phases_clean_config(self):
-        return self._engine_config()

@@ -3,15 +3,15 @@ Optimisation (SAO, Manotumruksa & Yilmaz, SIGIR 2020). Forward and backward run 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _seeds
+from .._checks import check_batch_size, check_bool, check_float, check_positive_int
 from .._engine import core
+from .adversarial import Adversarial
 from .base import EpochTrained, register
-from .mf import _check_float, _check_positive_int, _check_train
-
-_PERTURB = ("paper", "output")
 
 
 @register
@@ -57,7 +57,9 @@ class SASRec(EpochTrained):
     num_threads : int
         0 = all cores. One thread and a fixed seed reproduce training bit for bit.
     seed : int
-    show_progress : bool
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
@@ -65,49 +67,38 @@ class SASRec(EpochTrained):
 
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.maxlen = maxlen
-        self.blocks = blocks
-        self.heads = heads
-        self.dropout = dropout
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.l2 = l2
-        self.sync = sync
-        self.lazy_adam = lazy_adam
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
+        self._set_params(locals())
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
         self._adam = None
 
     # ---- validation -----------------------------------------------------------------------------
+    _clean_phase = "sasrec"
+    _perturbable_blocks = {"items": "item_emb"}  # used at every sequence position and as output embedding
+
     def _validate_hyper(self) -> None:
-        _check_positive_int(self.factors, "factors")
-        _check_positive_int(self.maxlen, "maxlen")
-        _check_positive_int(self.blocks, "blocks", allow_zero=True)
-        _check_positive_int(self.heads, "heads")
+        super()._validate_hyper()
+        check_positive_int(self.factors, "factors")
+        check_positive_int(self.maxlen, "maxlen")
+        check_positive_int(self.blocks, "blocks", allow_zero=True)
+        check_positive_int(self.heads, "heads")
         if self.factors % self.heads:
             raise ValueError(f"factors ({self.factors}) must be divisible by heads ({self.heads})")
-        d = _check_float(self.dropout, "dropout")
+        d = check_float(self.dropout, "dropout")
         if d >= 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        _check_float(self.lr, "lr", strict=True)
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_float(self.l2, "l2")
-        for name in ("sync", "lazy_adam"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        _check_positive_int(self.seed, "seed", allow_zero=True)
+        check_float(self.lr, "lr", strict=True)
+        check_batch_size(self.batch_size)
+        check_float(self.l2, "l2")
+        check_bool(self.sync, "sync")
+        check_bool(self.lazy_adam, "lazy_adam")
 
-    def _config(self, adversarial: bool = False):
+    def _engine_config(self):
+        return self._config()
+
+    def _config(self):
         cfg = core.SASRecConfig()
         cfg.dim = int(self.factors)
         cfg.maxlen = int(self.maxlen)
@@ -120,7 +111,7 @@ class SASRec(EpochTrained):
         cfg.sync = bool(self.sync)
         cfg.lazy_adam = bool(self.lazy_adam)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state ----------------------------------------------------------------------------------
@@ -128,7 +119,7 @@ class SASRec(EpochTrained):
         return core.sasrec_layout(int(self.factors), int(self.maxlen), int(self.blocks))
 
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
 
@@ -166,12 +157,7 @@ class SASRec(EpochTrained):
                           "step": np.zeros(1, np.int64)}
 
     def _copy_state_from(self, other: "SASRec", train) -> None:
-        if not isinstance(other, SASRec):
-            raise TypeError(f"init must be a fitted SASRec or ASASRec, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, SASRec, "SASRec or ASASRec")
         for name in ("factors", "maxlen", "blocks", "heads"):
             if getattr(other, name) != getattr(self, name):
                 raise ValueError(f"init model has {name}={getattr(other, name)}, this model {getattr(self, name)}")
@@ -181,8 +167,13 @@ class SASRec(EpochTrained):
         # Continue Adam from the pre-trained state when it is there (the SAO code restores the
         # SASRec checkpoint including its optimiser slots).
         self._adam = None if other._adam is None else {k: v.copy() for k, v in other._adam.items()}
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
+
+    def _check_trainable(self, train) -> None:
+        counts = np.diff(train.csr_arrays()[0])
+        if not np.any((np.diff(train.sequences()[0]) >= 2) & (counts < train.n_items)):
+            raise ValueError("train gives no training sample: SASRec needs a user with at least 2 interactions "
+                             f"and at least one of the {train.n_items} items outside their history (the negative)")
 
     def _remember_sequences(self, train) -> None:
         indptr, items = train.sequences()
@@ -193,48 +184,9 @@ class SASRec(EpochTrained):
                              "next-item transitions from")
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, train, *, init: Optional["SASRec"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None,
-            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-            Training interactions; their chronological order gives the sequences.
-        init : SASRec, optional
-            Start from this model's weights (and Adam state); not modified. The epoch counter and
-            history continue from it.
-        epochs : int, optional
-            Overrides ``self.epochs`` for this call.
-        eval_set, validation, eval_every, eval_k, eval_metrics, monitor, patience, restore_best, callback
-            As :meth:`advrec.BPRMF.fit` (validation is full-ranking).
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        _check_train(train)
-        self._remember_train(train)  # the training pairs and the sequences
-        if init is not None:
-            self._copy_state_from(init, train)
-        else:
-            self._init_state(train)
-        self._pretrain_now = init is None
-        try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
-                           eval_set=eval_set, monitor=monitor, restore_best=restore_best)
-        finally:
-            self._pretrain_now = False
-
     def _remember_train(self, train) -> None:
         super()._remember_train(train)
         self._remember_sequences(train)
-
-    def _phases(self, epochs: int):
-        return [("sasrec", epochs, self._config())]
 
     def _epoch_fn(self, train, cfg):
         self._ensure_adam()
@@ -293,11 +245,6 @@ class SASRec(EpochTrained):
         self.dense = np.ascontiguousarray(self.dense)
 
     # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """The item embedding table (used at every sequence position and as output embedding)."""
-        self._check_fitted()
-        return {"items": self.item_emb}
-
     def _aligned_negatives(self, triples) -> np.ndarray:
         """For every sequence entry (as a next-item target), the negative of the triple (u, item, j);
         -1 where ``triples`` has no such pair."""
@@ -316,10 +263,11 @@ class SASRec(EpochTrained):
         out[found] = neg[at_c[found]]
         return out
 
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """SASRec loss summed over every training position whose (user, next item) pair is in
         ``triples`` (its negative taken from there), dropout off, at item table + ``deltas["items"]``;
         returns ``(loss, n_correct, {"items": gradient})``."""
+        num_threads = self._threads(num_threads)
         neg = self._aligned_negatives(triples)
         users = np.flatnonzero(np.diff(self._seq_indptr) >= 2).astype(np.int32)
         delta = deltas.get("items")
@@ -329,23 +277,9 @@ class SASRec(EpochTrained):
                                                           neg, users, delta, self._config(), False, num_threads)
         return loss, correct, {"items": gi}
 
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "SASRec":
-        """A new model with item table + ``deltas["items"]`` (the model itself is unchanged)."""
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        clone.item_emb = (self.item_emb + deltas["items"]).astype(np.float32) if "items" in deltas \
-            else self.item_emb.copy()
-        clone.dense = self.dense.copy()
-        clone._seq_indptr, clone._seq_items = self._seq_indptr, self._seq_items
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone._adam = None
-        clone.history_ = []
-        return clone
-
 
 @register
-class ASASRec(SASRec):
+class ASASRec(Adversarial, SASRec):
     """SASRec trained with Sequential-based Adversarial Optimisation (SAO).
 
     Objective (eq. 6 and 10): ``L(Theta) + reg_adv * L(Theta + Delta)``, ``Delta = eps * Gamma /
@@ -386,43 +320,20 @@ class ASASRec(SASRec):
     def __init__(self, eps: Optional[float] = None, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs="auto",
                  factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True,
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None,
                  eps_relative: float = 0.1):
-        super().__init__(factors=factors, maxlen=maxlen, blocks=blocks, heads=heads, dropout=dropout, lr=lr,
-                         batch_size=batch_size, epochs=epochs, l2=l2, sync=sync, lazy_adam=lazy_adam,
-                         num_threads=num_threads, seed=seed, show_progress=show_progress)
-        self.eps = eps
-        self.eps_relative = eps_relative
-        self.reg_adv = reg_adv
-        self.perturb = perturb
-        self.pretrain_epochs = pretrain_epochs
+        self._set_params(locals())
 
-    def _validate_hyper(self) -> None:
-        super()._validate_hyper()
-        self._validate_adversarial()
-        if self.perturb not in _PERTURB:
-            raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
-
+    _adversarial_phase = "sao"
+    _perturb_choices = ("paper", "output")
     _ARCHITECTURE = ("factors", "maxlen", "blocks", "heads")
 
-    def fit(self, train, *, init=None, **kwargs):
-        """As :meth:`SASRec.fit`. With ``init``, an ASASRec left at the default architecture takes
-        the init model's (``factors``, ``maxlen``, ``blocks``, ``heads``), so that
-        ``ASASRec(eps=0.5).fit(train, init=sas)`` works for any SASRec; an explicitly chosen
-        architecture that differs from ``init`` is an error."""
+    def _adopt_init(self, init) -> None:
+        """An ASASRec left at the default architecture takes the init model's (``factors``,
+        ``maxlen``, ``blocks``, ``heads``), so that ``ASASRec(eps=0.5).fit(train, init=sas)`` works
+        for any SASRec; an explicitly chosen architecture that differs from ``init`` is an error."""
         if isinstance(init, SASRec):
             self._adopt_from(init, self._ARCHITECTURE)
-        return super().fit(train, init=init, **kwargs)
 
-    def _adversarial_config(self):
-        cfg = self._config()
-        cfg.eps = self._effective_eps()
-        cfg.reg_adv = float(self.reg_adv)
+    def _place_adversary(self, cfg) -> None:
         cfg.perturb = core.SeqPerturb.paper if self.perturb == "paper" else core.SeqPerturb.output
-        return cfg
-
-    def _phases(self, epochs: int):
-        return self._clean_then_adversarial(epochs, "sasrec", "sao")
-
-    def _phases_clean_config(self):
-        return self._config()
