@@ -38,7 +38,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from . import _seeds
-from ._checks import check_choice, check_interactions, check_seed
+from ._checks import check_bool, check_choice, check_interactions, check_seed
 from .interactions import Interactions
 
 __all__ = ["leave_one_out", "holdout"]
@@ -128,7 +128,7 @@ def leave_one_out(data: Interactions, by: str = "time", seed: int = 0, drop_cold
     check_interactions(data, "data")
     check_choice(by, "by", ("time", "random"))
     seed = check_seed(seed)
-    _check_flag(validation, "validation")
+    check_bool(validation, "validation")
     from_end, counts = _rank_within_user(data, by, seed)
     is_test = (from_end == 0) & (counts[data.users] >= 2)
     info = {"method": "leave_one_out", "by": by, "seed": seed, "validation": bool(validation),
@@ -197,12 +197,6 @@ def _check_fraction(value, name: str) -> float:
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value}")
     return value
-
-
-def _check_flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _held_out_counts(fraction: float, counts: np.ndarray, available: np.ndarray) -> np.ndarray:
