@@ -12,14 +12,12 @@ Steps (each a script of this folder, each writing its JSON to benchmarks/results
 4. with ``--large``: ``repro_apr.py --datasets video`` and ``--datasets gowalla`` with ``--eps-grid 0.5``
    (the paper's eps, fixed a priori; epochs still chosen on validation).
 
-Expected cost (1 engine thread per step, measured CPU time): APR on ml-latest-small 156 CPU-s for 3
-seeds; the AMR steps and Video are in their JSONs. On an idle 2-core machine the fast set takes
-well under the 60-minute target; on the shared machine these numbers were measured on (load
-average 10-30 on 2 cores) wall time was 10-20x the CPU time.
-
-The CPU time of each step and the load average are recorded in its JSON; this driver writes
-``reproduce_all.json`` with the wall and CPU time of every step. SASRec/ASASRec (``repro_sao.py``)
-is not part of it yet: that script still selects epochs on its own schedule, not on validation.
+Expected cost (1 engine thread per step, measured CPU time, 3 seeds): APR on ml-latest-small 156
+CPU-s, AMR on ml-latest-small 237 CPU-s, the controlled AMR experiment 91 CPU-s: about 8 CPU-minutes,
+i.e. about 10 minutes on an idle 2-core machine (the 60-minute target holds for the fast set). On
+the shared machine they were measured on (load average 10-30 on 2 cores, runs at nice 10) wall
+time was 10-40x the CPU time. ``--large`` adds hours: on Video, three seeds ran for 60 minutes
+(3.3 CPU-minutes each) without finishing BPR pre-training at that load.
 """
 
 from __future__ import annotations
