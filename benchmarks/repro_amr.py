@@ -134,7 +134,7 @@ def main():
     protocols = {"sampled999": advrec.Sampled(n_negatives=999, seed=0), "full": "full"}
     cadence = dict(every=2, patience=2, max_mf=6, max_pre=4, max_cont=4) if args.quick else \
         dict(every=5, patience=4, max_mf=400, max_pre=200, max_cont=200)
-    if args.cadence:
+    if args.cadence and not args.quick:
         cadence = dict(zip(("every", "patience", "max_mf", "max_pre", "max_cont"), map(int, args.cadence.split(","))))
     seeds = [amr_pipeline(train, valid, train_full, test, F, args.seed0 + i, threads=args.threads,
                           grid=list(itertools.product(args.eps_grid, args.lambda_grid)), protocols=protocols,
