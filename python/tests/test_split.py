@@ -157,3 +157,119 @@ def test_video_leave_one_out_matches_the_sao_split(dataset):
     rip, rseq = ref_train.sequences()
     multi = np.flatnonzero(full.user_counts() >= 2)
     assert all(np.array_equal(seq[ip[u]:ip[u + 1]], rseq[rip[u]:rip[u + 1]]) for u in multi)
+
+
+# ---- validation splits ---------------------------------------------------------------------------
+def check_three_way(data, train, valid, test):
+    """Train, valid and test share the id space, are disjoint and hold every interaction once."""
+    for part in (train, valid, test):
+        assert part.n_users == data.n_users and part.n_items == data.n_items
+        assert part.item_ids is data.item_ids
+    parts = [keys(train), keys(valid), keys(test)]
+    both = np.concatenate(parts)
+    assert np.unique(both).size == both.size == len(data)
+    np.testing.assert_array_equal(np.sort(both), np.sort(keys(data)))
+
+
+@pytest.mark.parametrize("by", ["time", "random"])
+def test_leave_one_out_twice_keeps_the_test_set_and_takes_valid_from_train(data, by):
+    train, valid, test = leave_one_out(data, by=by, seed=5, validation=True)
+    check_three_way(data, train, valid, test)
+    train2, test2 = leave_one_out(data, by=by, seed=5)
+    np.testing.assert_array_equal(keys(test), keys(test2))
+    np.testing.assert_array_equal(np.sort(np.concatenate([keys(train), keys(valid)])), np.sort(keys(train2)))
+    counts = data.user_counts()
+    assert len(valid) == int((counts >= 3).sum())
+    assert np.bincount(valid.users, minlength=data.n_users).max() == 1
+    info = valid.split_info
+    assert info["n_valid"] == len(valid) and info["n_train"] == len(train) and info["n_test"] == len(test)
+    assert train.split_info is info and test.split_info is info and info["validation"] is True
+
+
+def test_leave_one_out_twice_by_time_orders_train_valid_test(data):
+    train, valid, test = leave_one_out(data, by="time", validation=True)
+    t_valid = dict(zip(valid.users.tolist(), valid.timestamps.tolist()))
+    t_test = dict(zip(test.users.tolist(), test.timestamps.tolist()))
+    for u, tv in t_valid.items():
+        assert tv < t_test[u]
+    latest_train = np.full(data.n_users, -1, np.int64)
+    np.maximum.at(latest_train, train.users, train.timestamps)
+    assert all(latest_train[u] < tv for u, tv in t_valid.items())
+
+
+def test_leave_one_out_twice_small_users():
+    # user 0: one interaction (train only); user 1: two (train + test); user 2: three (all three parts)
+    d = Interactions.from_arrays([0, 1, 1, 2, 2, 2], [0, 0, 1, 0, 1, 2], timestamps=[1, 1, 2, 1, 2, 3],
+                                 dense_ids=True)
+    train, valid, test = leave_one_out(d, validation=True)
+    assert sorted(zip(test.users.tolist(), test.items.tolist())) == [(1, 1), (2, 2)]
+    assert list(zip(valid.users.tolist(), valid.items.tolist())) == [(2, 1)]
+    assert sorted(zip(train.users.tolist(), train.items.tolist())) == [(0, 0), (1, 0), (2, 0)]
+
+
+def test_leave_one_out_twice_random_is_seeded(data):
+    a = leave_one_out(data, by="random", seed=2, validation=True)
+    b = leave_one_out(data, by="random", seed=2, validation=True)
+    c = leave_one_out(data, by="random", seed=3, validation=True)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(keys(x), keys(y))
+    assert not np.array_equal(np.sort(keys(a[1])), np.sort(keys(c[1])))
+
+
+def test_validation_cold_items_are_counted_and_dropped_against_the_final_train():
+    # item 3 occurs only as user 0's validation item, item 4 only as user 1's test item;
+    # user 2 keeps item 1 in training
+    d = Interactions.from_arrays([0, 0, 0, 1, 1, 1, 2, 2], [0, 3, 1, 0, 1, 4, 1, 0],
+                                 timestamps=[1, 2, 3, 1, 2, 3, 1, 2], dense_ids=True)
+    train, valid, test = leave_one_out(d, validation=True)
+    info = valid.split_info
+    assert info["n_cold_valid_interactions"] == 1 and info["n_cold_test_interactions"] == 1
+    train, valid, test = leave_one_out(d, validation=True, drop_cold_items=True)
+    assert 3 not in valid.items and 4 not in test.items and len(valid) == 1 and len(test) == 2
+    assert valid.split_info["n_cold_valid_dropped"] == 1
+
+
+@pytest.mark.parametrize("by", ["random", "time"])
+def test_holdout_with_validation(data, by):
+    train, valid, test = holdout(data, test_size=0.2, validation_size=0.1, by=by, seed=4)
+    check_three_way(data, train, valid, test)
+    _, test2 = holdout(data, test_size=0.2, by=by, seed=4)
+    np.testing.assert_array_equal(keys(test), keys(test2))
+    counts = data.user_counts()
+    n_test = np.bincount(test.users, minlength=data.n_users)
+    n_valid = np.bincount(valid.users, minlength=data.n_users)
+    n_train = np.bincount(train.users, minlength=data.n_users)
+    expect_valid = np.clip(np.floor(0.1 * counts + 0.5), 1, np.maximum(counts - n_test - 1, 0))
+    expect_valid[counts - n_test < 2] = 0
+    np.testing.assert_array_equal(n_valid, expect_valid)
+    assert np.all(n_train[counts >= 1] >= 1)
+    if by == "time":
+        first_held = np.full(data.n_users, np.iinfo(np.int64).max)
+        np.minimum.at(first_held, valid.users, valid.timestamps)
+        np.minimum.at(first_held, test.users, test.timestamps)
+        last_train = np.full(data.n_users, -1, np.int64)
+        np.maximum.at(last_train, train.users, train.timestamps)
+        assert np.all(last_train < first_held)
+        last_valid = np.full(data.n_users, -1, np.int64)
+        np.maximum.at(last_valid, valid.users, valid.timestamps)
+        first_test = np.full(data.n_users, np.iinfo(np.int64).max)
+        np.minimum.at(first_test, test.users, test.timestamps)
+        assert np.all(last_valid < first_test)
+    again = holdout(data, test_size=0.2, validation_size=0.1, by=by, seed=4)
+    for x, y in zip((train, valid, test), again):
+        np.testing.assert_array_equal(keys(x), keys(y))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(validation_size=0.0), ValueError, "validation_size"),
+    (dict(validation_size="0.1"), TypeError, "validation_size"),
+    (dict(test_size=0.6, validation_size=0.4), ValueError, "below 1"),
+])
+def test_holdout_validation_size_errors(data, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        holdout(data, **kwargs)
+
+
+def test_leave_one_out_validation_flag_must_be_bool(data):
+    with pytest.raises(TypeError, match="validation"):
+        leave_one_out(data, validation="yes")

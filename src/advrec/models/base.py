@@ -333,39 +333,75 @@ class _Stop(Exception):
 
 
 class EpochLoop:
-    """Runs epochs with a progress bar, callbacks, periodic validation and early stopping.
+    """Runs epochs with a progress bar, callbacks, periodic validation, early stopping and model
+    selection.
 
     Shared by every trainer so that they all behave the same: ``history_`` gets one dict per epoch
     (``epoch``, ``phase``, ``seconds`` and whatever the epoch function returns, plus validation
     metrics on evaluated epochs); Ctrl-C stops between epochs and leaves a usable model
     (``model.interrupted_`` is then True).
+
+    **Model selection.** ``eval_set=valid`` or ``eval_set=(valid, k)`` evaluates the model on
+    ``valid`` (full ranking) every ``eval_every`` epochs (default 1) and, with ``restore_best``
+    (default True with ``eval_set``), keeps a copy of the model's state arrays
+    (:meth:`EpochTrained._state_arrays`: parameters and optimiser state) whenever the monitored
+    metric improves strictly; :meth:`finish` copies the best one back, so the fitted model is the
+    one of ``model.best_epoch_`` (``model.best_score_`` is its monitored value) while ``history_``
+    and the epoch counter keep every epoch run. ``patience=N`` stops after N evaluations without
+    improvement. The older ``validation=`` argument only monitors (no restoring unless asked).
     """
 
-    def __init__(self, model: Recommender, *, train, validation=None, eval_every: int = 0,
+    def __init__(self, model: Recommender, *, train, validation=None, eval_every: Optional[int] = 0,
                  eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
                  monitor: Optional[str] = None, patience: Optional[int] = None,
                  callback: Optional[Callable[[int, Dict[str, Any]], Any]] = None,
-                 show_progress: Optional[bool] = None):
+                 show_progress: Optional[bool] = None, eval_set=None,
+                 restore_best: Optional[bool] = None):
+        if eval_every is None:  # eval_set selects on every epoch by default; validation= only monitors
+            eval_every = 1 if eval_set is not None else 0
+        if eval_set is not None:
+            if validation is not None:
+                raise ValueError("pass either eval_set= or validation=, not both")
+            validation, eval_k = _unpack_eval_set(eval_set, eval_k)
+        if validation is not None:
+            _check_eval_data(validation, train)
+        eval_every = check_positive_int(eval_every, "eval_every", allow_zero=True)
         if eval_every and validation is None:
-            raise ValueError("eval_every needs a validation set (validation=...)")
-        if eval_every < 0:
-            raise ValueError(f"eval_every must be >= 0, got {eval_every}")
-        if patience is not None and (patience < 1 or not eval_every):
-            raise ValueError("patience must be >= 1 and needs eval_every > 0")
+            raise ValueError("eval_every needs a validation set (eval_set=... or validation=...)")
+        if patience is not None:
+            patience = check_positive_int(patience, "patience")
+            if not eval_every:
+                raise ValueError("patience needs a validation set evaluated every eval_every > 0 epochs "
+                                 "(pass eval_set=...)")
+        if restore_best is None:
+            restore_best = eval_set is not None
+        if not isinstance(restore_best, (bool, np.bool_)):
+            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
+        if restore_best and not eval_every:
+            raise ValueError("restore_best needs a validation set evaluated every eval_every > 0 epochs")
         self.model = model
         self.train = train
         self.validation = validation
         self.eval_every = int(eval_every)
-        self.eval_k = tuple(eval_k) if not isinstance(eval_k, int) else (eval_k,)
-        self.eval_metrics = tuple(eval_metrics)
+        self.eval_k = tuple(eval_k) if not isinstance(eval_k, (int, np.integer)) else (int(eval_k),)
+        self.eval_metrics = (eval_metrics,) if isinstance(eval_metrics, str) else tuple(eval_metrics)
         self.monitor = monitor or f"{self.eval_metrics[-1]}@{self.eval_k[0]}"
+        if eval_every:
+            from ..evaluation import _column_names
+
+            known = _column_names(self.eval_k, self.eval_metrics)
+            if self.monitor not in known:
+                raise ValueError(f"monitor {self.monitor!r} is not among the validation figures {list(known)}")
         self.patience = patience
+        self.restore_best = bool(restore_best)
         self.callback = callback
         self.show_progress = show_progress
         if not hasattr(model, "history_") or model.history_ is None:
             model.history_ = []
         model.collapsed_ = False
         self._best = -math.inf
+        self._best_epoch = None
+        self._best_state = None
         self._since_best = 0
 
     def run(self, n_epochs: int, run_epoch: Callable[[int], Dict[str, Any]], phase: str) -> bool:
@@ -396,6 +432,24 @@ class EpochLoop:
             bar.close()
         return True
 
+    def finish(self) -> None:
+        """Ends a fit: with ``restore_best``, copies the best validation epoch's state back into the
+        model (in place, so arrays the engine or a cache hold stay valid) and records
+        ``best_epoch_`` / ``best_score_``; without it they are set when validation ran."""
+        model = self.model
+        model.best_epoch_ = self._best_epoch
+        model.best_score_ = None if self._best_epoch is None else float(self._best)
+        if not (self.restore_best and self._best_state is not None):
+            return
+        current = model._state_arrays()
+        for name, saved in self._best_state.items():
+            target = current.get(name)
+            if target is not None and target.shape == saved.shape and target.dtype == saved.dtype:
+                np.copyto(target, saved)
+            else:  # pragma: no cover - the trainers update their arrays in place
+                raise RuntimeError(f"cannot restore the best epoch: {name} changed shape or identity during fit")
+        model._state_restored()
+
     def _one_epoch(self, run_epoch, phase: str, bar) -> bool:
         model = self.model
         epoch = model._epochs_done
@@ -405,6 +459,7 @@ class EpochLoop:
         figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
         if self.eval_every and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
+            self._track_best(figures)
         self._check_collapse(figures)
         model.history_.append(figures)
         self._watch_loss(figures)
@@ -413,7 +468,7 @@ class EpochLoop:
                         refresh=False)
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
-        return not self._should_stop(figures)
+        return not self._should_stop()
 
     #: a mean per-sample loss above this is divergence whatever the model (log-sigmoid losses start
     #: at ln 2 and a mean of 1e6 needs score gaps of 1e6 on the wrong side)
@@ -477,18 +532,51 @@ class EpochLoop:
                        show_progress=False)
         return {f"val_{name}": float(value) for name, value in res.summary.items()}
 
-    def _should_stop(self, figures: Dict[str, Any]) -> bool:
-        if self.patience is None:
-            return False
-        key = f"val_{self.monitor}"
-        if key not in figures:
-            return False
-        if figures[key] > self._best:
-            self._best = figures[key]
+    def _track_best(self, figures: Dict[str, Any]) -> None:
+        """Strict improvement resets the patience count (ties keep the earlier epoch) and, with
+        ``restore_best``, snapshots the state; anything else counts one evaluation without it."""
+        value = figures[f"val_{self.monitor}"]
+        if value > self._best:
+            self._best = value
+            self._best_epoch = figures["epoch"]
             self._since_best = 0
-            return False
-        self._since_best += 1
-        return self._since_best >= self.patience
+            if self.restore_best:
+                self._best_state = {name: arr.copy() for name, arr in self.model._state_arrays().items()}
+        else:
+            self._since_best += 1
+
+    def _should_stop(self) -> bool:
+        return self.patience is not None and self._since_best >= self.patience
+
+
+def _unpack_eval_set(eval_set, eval_k):
+    """``valid`` or ``(valid, k)`` (k an int or a sequence of ints; the first one is monitored)."""
+    if isinstance(eval_set, tuple):
+        if len(eval_set) != 2:
+            raise ValueError(f"eval_set must be valid or (valid, k), got a tuple of length {len(eval_set)}")
+        valid, k = eval_set
+        ks = (k,) if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else k
+        try:
+            ks = tuple(ks)
+        except TypeError:
+            raise TypeError(f"eval_set's k must be an int or a sequence of ints, got {k!r}") from None
+        if not ks:
+            raise ValueError("eval_set's k is empty")
+        for one in ks:
+            check_positive_int(one, "eval_set's k")
+        return valid, tuple(int(one) for one in ks)
+    return eval_set, eval_k
+
+
+def _check_eval_data(valid, train) -> None:
+    for attr in ("n_users", "n_items", "csr_arrays"):
+        if not hasattr(valid, attr):
+            raise TypeError(f"eval_set must be an advrec.Interactions or (Interactions, k), got {type(valid).__name__}")
+    if (valid.n_users, valid.n_items) != (train.n_users, train.n_items):
+        raise ValueError(f"the validation set has {valid.n_users} users x {valid.n_items} items but train has "
+                         f"{train.n_users} x {train.n_items}; split both from the same data")
+    if len(valid) == 0:
+        raise ValueError("the validation set is empty")
 
 
 def bpr_trainable_users(train) -> int:
@@ -531,6 +619,8 @@ class EpochTrained(Recommender):
     _perturbable_blocks: Dict[str, str] = {}
     #: optimiser slots among ``_array_names`` (a perturbed copy does not carry them)
     _optimizer_arrays: Tuple[str, ...] = ()
+    #: saved arrays that are inputs (features, sequences), not trained state
+    _input_array_names: Tuple[str, ...] = ()
 
     def _set_params(self, params: Dict[str, Any]) -> None:
         super()._set_params(params)
@@ -616,10 +706,21 @@ class EpochTrained(Recommender):
             setattr(self, name, value)
         return theirs
 
+    def _state_arrays(self) -> Dict[str, np.ndarray]:
+        """The arrays that make up the trained state (parameters and optimiser slots), by name,
+        which :class:`EpochLoop` snapshots to restore the best validation epoch. Training updates
+        them in place."""
+        return {name: arr for name in self._array_names
+                if name not in self._input_array_names and isinstance(arr := getattr(self, name, None), np.ndarray)}
+
+    def _state_restored(self) -> None:
+        """Called after :class:`EpochLoop` wrote a snapshot back (override to drop caches)."""
+
     # ---- training ---------------------------------------------------------------------------
-    def fit(self, train, *, init=None, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
-            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None, **inputs):
+    def fit(self, train, *, init=None, epochs: Optional[int] = None, validation=None,
+            eval_every: Optional[int] = None, eval_k: Sequence[int] = (10,),
+            eval_metrics: Sequence[str] = ("hr", "ndcg"), patience: Optional[int] = None, callback=None,
+            eval_set=None, monitor: Optional[str] = None, restore_best: Optional[bool] = None, **inputs):
         """Trains the model.
 
         Parameters
@@ -632,12 +733,26 @@ class EpochTrained(Recommender):
             classes are accepted is in each class's documentation (e.g. a VBPR accepts a BPRMF).
         epochs : int, optional
             Overrides ``self.epochs`` for this call.
+        eval_set : advrec.Interactions or (advrec.Interactions, k), optional
+            Model selection on a validation split (e.g. from
+            ``advrec.split.leave_one_out(data, validation=True)``): evaluated with full ranking
+            every ``eval_every`` epochs (default 1) at cut-off(s) ``k`` (default ``eval_k``); at
+            the end the model holds the parameters of the best epoch (``best_epoch_``,
+            ``best_score_``; ``restore_best=False`` keeps the last ones). ``history_`` keeps
+            every epoch.
         validation : advrec.Interactions, optional
-            Held-out interactions evaluated every ``eval_every`` epochs (full ranking); figures go
-            into ``history_`` as ``val_<metric>@<k>``.
+            Held-out interactions evaluated every ``eval_every`` epochs (full ranking) for
+            monitoring only; figures go into ``history_`` as ``val_<metric>@<k>``. Exclusive with
+            ``eval_set``.
+        monitor : str, optional
+            The validation figure to select on, e.g. ``"ndcg@10"``; default: the last of
+            ``eval_metrics`` at the first k.
         patience : int, optional
-            Stop when the monitored validation metric (the last of ``eval_metrics`` at the first
-            ``eval_k``) has not improved for this many evaluations.
+            Stop when the monitored validation metric has not improved strictly for this many
+            evaluations.
+        restore_best : bool, optional
+            Restore the best validation epoch's parameters (and optimiser state) at the end;
+            default True with ``eval_set``, False otherwise.
         callback : callable, optional
             ``callback(epoch, figures)`` after every epoch; returning False stops training.
         **inputs
@@ -659,7 +774,7 @@ class EpochTrained(Recommender):
         else:
             self._init_state(train, **inputs)
         return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
-                           fresh=init is None)
+                           fresh=init is None, eval_set=eval_set, monitor=monitor, restore_best=restore_best)
 
     def _check_trainable(self, train) -> None:
         """Raises ValueError when an epoch on ``train`` would draw no sample (override for models
@@ -671,30 +786,34 @@ class EpochTrained(Recommender):
     def partial_fit(self, train, *, epochs: int = 1, **kwargs):
         """Continues training a fitted model for ``epochs`` more epochs.
 
-        Accepts the keyword arguments of ``fit`` that steer the loop: ``validation``,
-        ``eval_every``, ``eval_k``, ``eval_metrics``, ``patience``, ``callback``.
+        Accepts the keyword arguments of ``fit`` that steer the loop: ``eval_set``, ``validation``,
+        ``eval_every``, ``eval_k``, ``eval_metrics``, ``monitor``, ``patience``, ``restore_best``,
+        ``callback``.
         """
         self._check_fitted()
         self._validate_hyper()
         check_train(train)
         if (train.n_users, train.n_items) != (self.n_users, self.n_items):
             raise ValueError("train does not match the model's number of users and items")
-        allowed = {"validation", "eval_every", "eval_k", "eval_metrics", "patience", "callback"}
+        allowed = {"validation", "eval_every", "eval_k", "eval_metrics", "patience", "callback", "eval_set",
+                   "monitor", "restore_best"}
         unknown = sorted(set(kwargs) - allowed)
         if unknown:
             raise TypeError(f"partial_fit got unexpected keyword argument(s) {unknown}; allowed: {sorted(allowed)}")
         self._remember_train(train)
-        return self._train(train, epochs, kwargs.get("validation"), kwargs.get("eval_every", 0),
+        return self._train(train, epochs, kwargs.get("validation"), kwargs.get("eval_every"),
                            kwargs.get("eval_k", (10,)), kwargs.get("eval_metrics", ("hr", "ndcg")),
-                           kwargs.get("patience"), kwargs.get("callback"))
+                           kwargs.get("patience"), kwargs.get("callback"), eval_set=kwargs.get("eval_set"),
+                           monitor=kwargs.get("monitor"), restore_best=kwargs.get("restore_best"))
 
     def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
-               fresh: bool = False):
+               fresh: bool = False, eval_set=None, monitor=None, restore_best=None):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
         self._check_trainable(train)
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
-                         show_progress=self.show_progress)
+                         show_progress=self.show_progress, eval_set=eval_set, monitor=monitor,
+                         restore_best=restore_best)
         for phase, count, cfg in self._phases(n, fresh):
             if getattr(cfg, "batch_size", 1) > 1 and not hasattr(cfg, "maxlen"):
                 # BPR-style trainers reserve buffers for batch_size triples; an epoch draws len(train)
@@ -704,6 +823,7 @@ class EpochTrained(Recommender):
                 self._start_phase(phase, cfg)
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
+        loop.finish()
         return self
 
     # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------

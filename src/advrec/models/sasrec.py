@@ -63,6 +63,7 @@ class SASRec(EpochTrained):
     """
 
     _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
+    _input_array_names = ("_seq_indptr", "_seq_items")
 
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
@@ -142,6 +143,12 @@ class SASRec(EpochTrained):
         self._adam = None
         self._epochs_done = 0
         self.history_ = []
+
+    def _state_arrays(self) -> Dict[str, np.ndarray]:
+        state = super()._state_arrays()
+        for name, arr in (self._adam or {}).items():  # Adam's moments and step count
+            state[f"adam_{name}"] = arr
+        return state
 
     def _ensure_adam(self) -> None:
         if self._adam is None:

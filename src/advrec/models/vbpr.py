@@ -82,6 +82,7 @@ class _ContentModel(EpochTrained):
     _array_names = ("user_factors", "item_factors", "user_visual_factors", "projection", "item_biases",
                     "visual_biases", "item_features", "user_accum", "item_accum", "user_visual_accum",
                     "projection_accum", "item_bias_accum", "visual_bias_accum")
+    _input_array_names = ("item_features",)
 
     # ---- structure: (ID factors, content factors, shared user vector) ----------------------------
     def _dims(self) -> Tuple[int, int, bool]:
@@ -237,6 +238,9 @@ class _ContentModel(EpochTrained):
         self._continue_history(other)
 
     # ---- training ---------------------------------------------------------------------------------
+    def _state_restored(self) -> None:
+        self._version += 1  # the parameters changed in place: invalidate the cached item matrix
+
     def _epoch_fn(self, train, cfg):
         indptr, indices = train.csr_arrays()
         arrays = self._arrays()
