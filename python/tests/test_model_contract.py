@@ -30,6 +30,8 @@ MODELS = {
     "VBPR-per-triple": _mf(advrec.VBPR, batch_size=1),
     "AMR": _mf(advrec.AMR, pretrain_epochs=10, eps=0.1, batch_size=32),
     "ContentMF": _mf(advrec.ContentMF, batch_size=32),
+    "EALS": lambda train: (advrec.EALS(factors=16, epochs=8, c0=64.0, reg=1.0, num_threads=1, seed=3,
+                                       show_progress=False), {}),
 }
 
 

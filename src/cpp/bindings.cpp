@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "advrec/csr.hpp"
+#include "advrec/eals.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
 #include "advrec/sasrec.hpp"
@@ -584,6 +585,66 @@ void bind_sasrec(py::module_& m) {
 
 }  // namespace
 
+// ---- MF-eALS (advrec/eals.hpp) --------------------------------------------------------------------
+namespace {
+
+// A 2-d float32 array from the parameter dict: its shape is read here, checked by mutable_data.
+float* dict_matrix(const py::dict& d, const char* key, std::int32_t& rows, std::int32_t& cols) {
+  if (!d.contains(key)) throw py::value_error(std::string("parameter dict is missing '") + key + "'");
+  py::handle obj = d[key];
+  if (!py::isinstance<py::array>(obj) || py::reinterpret_borrow<py::array>(obj).ndim() != 2)
+    throw py::type_error(std::string(key) + " must be a 2-d numpy array");
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  rows = static_cast<std::int32_t>(arr.shape(0));
+  cols = static_cast<std::int32_t>(arr.shape(1));
+  return mutable_data<float>(obj, key, rows, cols);
+}
+
+EALSParams eals_params(const py::dict& arrays) {
+  EALSParams p;
+  std::int32_t du = 0, di = 0;
+  p.user_factors = dict_matrix(arrays, "user_factors", p.n_users, du);
+  p.item_factors = dict_matrix(arrays, "item_factors", p.n_items, di);
+  if (du != di) throw py::value_error("user_factors and item_factors must have the same number of columns");
+  p.dim = du;
+  return p;
+}
+
+void bind_eals(py::module_& m) {
+  py::class_<EALSConfig>(m, "EALSConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("reg", &EALSConfig::reg)
+      .def_readwrite("weight", &EALSConfig::weight)
+      .def_readwrite("c0", &EALSConfig::c0)
+      .def_readwrite("alpha", &EALSConfig::alpha)
+      .def_readwrite("compute_loss", &EALSConfig::compute_loss)
+      .def_readwrite("num_threads", &EALSConfig::num_threads)
+      .def("validate", &EALSConfig::validate);
+
+  m.def("train_eals", [](const py::dict& arrays, py::handle indptr, py::handle indices, const EALSConfig& config) {
+    EALSParams p = eals_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    EALSStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_eals(p, train.view, config);
+    }
+    py::dict out;
+    out["loss"] = stats.loss;
+    out["nnz"] = stats.nnz;
+    return out;
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("eals_loss", [](const py::dict& arrays, py::handle indptr, py::handle indices, const EALSConfig& config) {
+    EALSParams p = eals_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    py::gil_scoped_release release;
+    return eals_loss(p, train.view, config);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -718,5 +779,6 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
 
   bind_sasrec(m);
+  bind_eals(m);
   register_vbpr(m);
 }

@@ -2,4 +2,6 @@
 
 from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
 
-__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
+from .eals import EALS, MFeALS
+
+__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register", "EALS", "MFeALS"]
