@@ -8,6 +8,7 @@
 #include "advrec/eals.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
+#include "advrec/neumf.hpp"
 #include "advrec/sasrec.hpp"
 #include "advrec/vbpr.hpp"
 
@@ -645,6 +646,135 @@ void bind_eals(py::module_& m) {
 
 }  // namespace
 
+// ---- NeuMF (advrec/neumf.hpp) -------------------------------------------------------------------
+namespace {
+
+const char* const kNeuMFTables[] = {"gmf_user", "gmf_item", "mlp_user", "mlp_item"};
+
+// Parameters from a dict: the four embedding tables and `dense` (their sizes give the layout with
+// `hidden`), optional Adam moments m_<name> / v_<name> of the same shapes and `step` (int64, (1,)).
+NeuMFParams neumf_params(const py::dict& d, const std::vector<int>& hidden) {
+  NeuMFParams p;
+  std::int32_t rows[4], cols[4];
+  float* w[4];
+  for (int k = 0; k < 4; ++k) w[k] = dict_matrix(d, kNeuMFTables[k], rows[k], cols[k]);
+  if (rows[0] != rows[2] || rows[1] != rows[3]) throw py::value_error("gmf and mlp tables must have the same rows");
+  if (cols[0] != cols[1]) throw py::value_error("gmf_user and gmf_item must have the same number of columns");
+  if (cols[2] != cols[3]) throw py::value_error("mlp_user and mlp_item must have the same number of columns");
+  p.n_users = rows[0];
+  p.n_items = rows[1];
+  p.layout = NeuMFLayout(cols[0], cols[2], hidden);
+  p.w = {w[0], w[1], w[2], w[3], nullptr};
+  p.w.dense = mutable_data<float>(dict_get(d, "dense"), "dense", p.layout.size, -1);
+  auto moments = [&](const char* prefix) {
+    NeuMFTensors<float> t;
+    float** slots[4] = {&t.gmf_user, &t.gmf_item, &t.mlp_user, &t.mlp_item};
+    for (int k = 0; k < 4; ++k) {
+      const std::string key = std::string(prefix) + kNeuMFTables[k];
+      *slots[k] = optional_mutable<float>(dict_get(d, key.c_str()), key.c_str(), rows[k], cols[k]);
+    }
+    const std::string key = std::string(prefix) + "dense";
+    t.dense = optional_mutable<float>(dict_get(d, key.c_str()), key.c_str(), p.layout.size, -1);
+    return t;
+  };
+  p.m = moments("m_");
+  p.v = moments("v_");
+  p.step = optional_mutable<std::int64_t>(dict_get(d, "step"), "step", 1, -1);
+  return p;
+}
+
+void bind_neumf(py::module_& m) {
+  py::enum_<NeuMFMode>(m, "NeuMFMode", py::module_local())
+      .value("gmf", NeuMFMode::GMF)
+      .value("mlp", NeuMFMode::MLP)
+      .value("neumf", NeuMFMode::NeuMF);
+  py::enum_<NeuMFOptimizer>(m, "NeuMFOptimizer", py::module_local())
+      .value("sgd", NeuMFOptimizer::SGD)
+      .value("adam", NeuMFOptimizer::Adam);
+  py::class_<NeuMFConfig>(m, "NeuMFConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("mode", &NeuMFConfig::mode)
+      .def_readwrite("optimizer", &NeuMFConfig::optimizer)
+      .def_readwrite("lr", &NeuMFConfig::lr)
+      .def_readwrite("beta1", &NeuMFConfig::beta1)
+      .def_readwrite("beta2", &NeuMFConfig::beta2)
+      .def_readwrite("adam_eps", &NeuMFConfig::adam_eps)
+      .def_readwrite("reg", &NeuMFConfig::reg)
+      .def_readwrite("reg_dense", &NeuMFConfig::reg_dense)
+      .def_readwrite("negatives", &NeuMFConfig::negatives)
+      .def_readwrite("batch_size", &NeuMFConfig::batch_size)
+      .def_readwrite("num_threads", &NeuMFConfig::num_threads)
+      .def_readwrite("seed", &NeuMFConfig::seed)
+      .def_readwrite("epoch", &NeuMFConfig::epoch)
+      .def("validate", &NeuMFConfig::validate);
+
+  m.def("neumf_layout", [](int gmf_dim, int mlp_dim, const std::vector<int>& hidden) {
+    NeuMFLayout L(gmf_dim, mlp_dim, hidden);
+    py::dict out;
+    out["size"] = L.size;
+    out["w_offset"] = L.w_offset;
+    out["b_offset"] = L.b_offset;
+    out["h_offset"] = L.h_offset;
+    out["bias_offset"] = L.bias_offset;
+    return out;
+  }, py::arg("gmf_dim"), py::arg("mlp_dim"), py::arg("hidden"));
+
+  m.def("train_neumf", [](const py::dict& arrays, const std::vector<int>& hidden, py::handle indptr,
+                          py::handle indices, const NeuMFConfig& config) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    NeuMFStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_neumf(p, train.view, config);
+    }
+    py::dict out;
+    out["instances"] = stats.instances;
+    out["loss"] = stats.loss;
+    out["accuracy"] = stats.accuracy;
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("neumf_score_block", [](const py::dict& arrays, const std::vector<int>& hidden, NeuMFMode mode,
+                                py::handle users, py::handle items, int num_threads) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(items, "items");
+    if (u.ndim() != 1 || i.ndim() != 1) throw py::value_error("users and items must be 1-d");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(i.size())});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      neumf_score_block(p, mode, u.data(), u.size(), i.data(), i.size(), o, num_threads);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("mode"), py::arg("users"), py::arg("items"),
+     py::arg("num_threads") = 0);
+
+  m.def("neumf_score_pairs", [](const py::dict& arrays, const std::vector<int>& hidden, NeuMFMode mode,
+                                py::handle users, py::handle items, int num_threads) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(items, "items");
+    if (u.ndim() != 1 || i.ndim() != 1 || u.size() != i.size()) throw py::value_error("users and items must be 1-d of the same length");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size())});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      neumf_score_pairs(p, mode, u.data(), i.data(), u.size(), o, num_threads);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("mode"), py::arg("users"), py::arg("items"),
+     py::arg("num_threads") = 0);
+
+  m.def("neumf_fuse", [](const py::dict& arrays, const std::vector<int>& hidden, float alpha) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    neumf_fuse(p.layout, p.w.dense, alpha);
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("alpha"));
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -780,5 +910,6 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
 
   bind_sasrec(m);
   bind_eals(m);
+  bind_neumf(m);
   register_vbpr(m);
 }
