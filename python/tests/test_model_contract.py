@@ -32,6 +32,8 @@ MODELS = {
     "ContentMF": _mf(advrec.ContentMF, batch_size=32),
     "EALS": lambda train: (advrec.EALS(factors=16, epochs=8, c0=64.0, reg=1.0, num_threads=1, seed=3,
                                        show_progress=False), {}),
+    "NeuMF": lambda train: (advrec.NeuMF(factors=8, lr=0.005, pretrain_epochs=20, epochs=5, reg=0.001,
+                                         fused_optimizer="adam", num_threads=1, seed=3, show_progress=False), {}),
 }
 
 

@@ -16,6 +16,7 @@ from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.eals import EALS, MFeALS
+from .models.neumf import NeuMF
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
 from .models.vbpr import AMR, DUIF, ContentMF, VBPR
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "EALS", "MFeALS", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
+    "ItemPop", "BPRMF", "AMF", "EALS", "MFeALS", "NeuMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

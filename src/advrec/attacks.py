@@ -33,7 +33,11 @@ def _check_eps(eps, name="eps") -> float:
 
 def _targets(model, target) -> Tuple[str, ...]:
     if not hasattr(model, "_perturbable"):
-        raise TypeError(f"{type(model).__name__} does not support parameter attacks")
+        from .models.base import _REGISTRY
+
+        supported = sorted(name for name, cls in _REGISTRY.items() if hasattr(cls, "_perturbable"))
+        raise TypeError(f"{type(model).__name__} does not support parameter attacks: they perturb embeddings "
+                        f"of the models {', '.join(supported)}")
     blocks = model._perturbable()  # raises NotFittedError on an unfitted model
     if target is None or target == "all":
         return tuple(blocks)

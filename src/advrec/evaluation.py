@@ -271,7 +271,8 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
             raise ValueError(f"protocol must be 'full' or advrec.Sampled(...), got {protocol!r}")
     elif not isinstance(protocol, Sampled):
         raise TypeError(f"protocol must be 'full' or advrec.Sampled(...), got {type(protocol).__name__}")
-    if not hasattr(model, "_scoring_factors"):
+    scored = hasattr(model, "_score_block")  # not a dot product (NeuMF): the model scores blocks itself
+    if not hasattr(model, "_scoring_factors") and not scored:
         raise TypeError(f"model must be an advrec model, got {type(model).__name__}")
     if hasattr(model, "_check_fitted"):
         model._check_fitted()
@@ -309,9 +310,17 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
     from tqdm.auto import tqdm
 
     values = np.empty((has_test.size, len(names)), dtype=np.float64)
+    if scored:
+        # A block is (users x all items) scores: bound it to 2^24 floats (64 MB).
+        batch_size = max(1, min(int(batch_size), (1 << 24) // max(1, model.n_items)))
     starts = range(0, has_test.size, int(batch_size))
     for start in tqdm(starts, desc="evaluate", disable=not show_progress, leave=False, unit="batch"):
         batch = has_test[start:start + int(batch_size)]
+        if scored:
+            values[start:start + batch.size] = _evaluate_scored(
+                model, batch, negatives[start:start + batch.size] if isinstance(protocol, Sampled) else None,
+                (tr_indptr, tr_indices, te_indptr, te_indices), ks, metrics, num_threads)
+            continue
         U, V = _check_factors(*model._scoring_factors(batch))
         if isinstance(protocol, Sampled):
             out = core.evaluate_sampled(U, V, te_indptr, te_indices, batch, negatives[start:start + batch.size],
@@ -321,3 +330,20 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
                                      list(metrics), num_threads)
         values[start:start + batch.size] = out
     return EvaluationResult(names, values, has_test, description)
+
+
+def _evaluate_scored(model, batch, negatives, csr, ks, metrics, num_threads):
+    """One batch of users for a model that scores itself (``_score_block`` / ``_score_pairs``):
+    same protocols, tie rule and metrics as the dot-product path."""
+    tr_indptr, tr_indices, te_indptr, te_indices = csr
+    if negatives is None:
+        scores = model._score_block(batch, num_threads=num_threads or None)
+        return core.evaluate_full_scores(scores, tr_indptr, tr_indices, te_indptr, te_indices, batch, list(ks),
+                                         list(metrics), num_threads)
+    counts = (te_indptr[batch + 1] - te_indptr[batch]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    test_items = np.concatenate([te_indices[te_indptr[u]:te_indptr[u + 1]] for u in batch]).astype(np.int32)
+    test_scores = model._score_pairs(np.repeat(batch, counts), test_items, num_threads=num_threads or None)
+    neg_scores = model._score_pairs(np.repeat(batch, negatives.shape[1]), negatives.ravel(),
+                                    num_threads=num_threads or None).reshape(negatives.shape)
+    return core.evaluate_sampled_scores(neg_scores, test_scores, offsets, list(ks), list(metrics), num_threads)

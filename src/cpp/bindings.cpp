@@ -775,6 +775,60 @@ void bind_neumf(py::module_& m) {
 
 }  // namespace
 
+// ---- evaluation from given scores (models that are not dot products) ------------------------------
+namespace {
+
+void bind_scored_evaluation(py::module_& m) {
+  m.def("evaluate_full_scores", [](py::handle scores, py::handle tr_indptr, py::handle tr_indices,
+                                   py::handle te_indptr, py::handle te_indices, py::handle users,
+                                   const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics,
+                                   int num_threads) {
+    auto s = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(scores);
+    if (!s || s.ndim() != 2) throw py::value_error("scores must be a 2-d float array (users x items)");
+    const auto n_items = static_cast<std::int32_t>(s.shape(1));
+    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
+    auto test = csr_from(te_indptr, te_indices, n_items, "test");
+    train.view.validate("train");
+    test.view.validate("test");
+    auto us = user_list(users, train.view.n_rows);
+    if (us.size() != s.shape(0)) throw py::value_error("users must have one entry per row of scores");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(us.size()), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_full_scores(s.data(), us.size(), n_items, train.view, test.view, us.data(), spec, out.mutable_data(),
+                           num_threads);
+    }
+    return out;
+  }, py::arg("scores"), py::arg("train_indptr"), py::arg("train_indices"), py::arg("test_indptr"),
+     py::arg("test_indices"), py::arg("users"), py::arg("ks"), py::arg("metrics"), py::arg("num_threads") = 0);
+
+  m.def("evaluate_sampled_scores", [](py::handle negative_scores, py::handle test_scores, py::handle test_offsets,
+                                      const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics,
+                                      int num_threads) {
+    auto n = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(negative_scores);
+    auto t = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(test_scores);
+    auto o = input_array<std::int64_t>(test_offsets, "test_offsets");
+    if (!n || n.ndim() != 2) throw py::value_error("negative_scores must be 2-d (users x negatives)");
+    if (!t || t.ndim() != 1) throw py::value_error("test_scores must be 1-d");
+    if (o.ndim() != 1 || o.size() != n.shape(0) + 1 || o.data()[0] != 0 || o.data()[o.size() - 1] != t.size())
+      throw py::value_error("test_offsets must have one entry per user plus one, from 0 to len(test_scores)");
+    for (py::ssize_t k = 1; k < o.size(); ++k)
+      if (o.data()[k] < o.data()[k - 1]) throw py::value_error("test_offsets must be non-decreasing");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(n.shape(0)), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_sampled_scores(n.data(), n.shape(0), static_cast<std::int32_t>(n.shape(1)), t.data(), o.data(), spec,
+                              out.mutable_data(), num_threads);
+    }
+    return out;
+  }, py::arg("negative_scores"), py::arg("test_scores"), py::arg("test_offsets"), py::arg("ks"), py::arg("metrics"),
+     py::arg("num_threads") = 0);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -911,5 +965,6 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   bind_sasrec(m);
   bind_eals(m);
   bind_neumf(m);
+  bind_scored_evaluation(m);
   register_vbpr(m);
 }

@@ -3,5 +3,6 @@
 from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
 
 from .eals import EALS, MFeALS
+from .neumf import NeuMF
 
-__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register", "EALS", "MFeALS"]
+__all__ = ["EpochLoop", "EpochTrained", "NotFittedError", "Recommender", "load", "register", "EALS", "MFeALS", "NeuMF"]
