@@ -25,23 +25,11 @@ import time
 import numpy as np
 
 import advrec
-from _common import data_dir, write_result
+from _common import write_result
+from repro_apr import load  # the same datasets and splits as the APR reproduction
 
 PROTOCOLS = {"amr": dict(k=(5, 10, 20), sampled=999), "apr": dict(k=(50, 100), sampled=0)}
 EALS_GRID = [dict(c0=c0, reg=reg) for c0 in (64.0, 512.0) for reg in (0.01, 1.0)]
-
-
-def load(name):
-    root = data_dir()
-    if name == "video":
-        return advrec.datasets.load_rating_split(root / "amazon-video-sasrec" / "Video.train.rating",
-                                                 root / "amazon-video-sasrec" / "Video.test.rating")
-    if name == "gowalla":
-        return advrec.datasets.load_lightgcn(root / "gowalla-lightgcn")
-    if name == "ml-latest-small":
-        data = advrec.datasets.load_movielens(root / "ml-latest-small")
-        return advrec.split.leave_one_out(data, by="time")
-    raise ValueError(name)
 
 
 def main():
