@@ -28,10 +28,10 @@ _NORMS = ("l2", "sign")
 
 
 def _targets(model, target) -> Tuple[str, ...]:
-    if not hasattr(model, "_perturbable"):
+    if not hasattr(model, "_perturbable") or getattr(model, "_perturbable_blocks", None) == {}:
         from .models.base import _REGISTRY
 
-        supported = sorted(name for name, cls in _REGISTRY.items() if hasattr(cls, "_perturbable"))
+        supported = sorted(name for name, cls in _REGISTRY.items() if getattr(cls, "_perturbable_blocks", None))
         raise TypeError(f"{type(model).__name__} does not support parameter attacks: they perturb embeddings "
                         f"of the models {', '.join(supported)}")
     blocks = model._perturbable()  # raises NotFittedError on an unfitted model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
@@ -54,41 +54,27 @@ class EALS(EpochTrained):
     """
 
     _array_names = ("user_factors", "item_factors")
-    #: no bias term; lets the attack protocol shared with :class:`BPRMF` apply unchanged
+    _clean_phase = "eals"
+    _perturbable_blocks = {"users": "user_factors", "items": "item_factors"}
+    #: no bias term; lets BPRMF's loss gradients (the attacks' objective) apply unchanged
     item_bias = None
 
     def __init__(self, factors: int = 64, reg: float = 0.01, c0: float = 512.0, alpha: float = 0.4,
                  weight: float = 1.0, epochs: int = 20, init_std: float = 0.01, compute_loss: bool = True,
                  num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.reg = reg
-        self.c0 = c0
-        self.alpha = alpha
-        self.weight = weight
-        self.epochs = epochs
-        self.init_std = init_std
-        self.compute_loss = compute_loss
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
     def _validate_hyper(self) -> None:
+        super()._validate_hyper()
         check_positive_int(self.factors, "factors")
         check_float(self.reg, "reg")
         check_float(self.c0, "c0")
         check_float(self.alpha, "alpha")
         check_float(self.weight, "weight", strict=True)
-        check_positive_int(self.epochs, "epochs", allow_zero=True)
         check_float(self.init_std, "init_std")
         if not isinstance(self.compute_loss, (bool, np.bool_)):
             raise TypeError(f"compute_loss must be a bool, got {type(self.compute_loss).__name__}")
-        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        check_positive_int(self.seed, "seed", allow_zero=True)
 
     def _engine_config(self):
         cfg = core.EALSConfig()
@@ -111,19 +97,13 @@ class EALS(EpochTrained):
         self.history_ = []
 
     def _copy_state_from(self, other: "EALS", train) -> None:
-        if not isinstance(other, EALS):
-            raise TypeError(f"init must be a fitted EALS, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, EALS, "EALS")
         if other.user_factors.shape[1] != self.factors:
             raise ValueError(f"init model has {other.user_factors.shape[1]} factors, this model {self.factors}")
         self.n_users, self.n_items = other.n_users, other.n_items
         self.user_factors = other.user_factors.copy()
         self.item_factors = other.item_factors.copy()
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         indptr, indices = train.csr_arrays()
@@ -134,37 +114,6 @@ class EALS(EpochTrained):
             return {"loss": stats["loss"]} if self.compute_loss else {}
 
         return run
-
-    def _phases(self, epochs: int):
-        return [("eals", epochs, self._engine_config())]
-
-    def fit(self, train, *, init: Optional["EALS"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-        init : EALS, optional
-            Continue from this model's factors (not modified).
-        epochs : int, optional
-            Overrides ``self.epochs`` for this call.
-        validation, eval_every, eval_k, eval_metrics, patience, callback
-            As in :meth:`advrec.BPRMF.fit`.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        check_train(train)
-        if init is not None:
-            self._copy_state_from(init, train)
-        else:
-            self._init_state(train)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
 
     def training_loss(self, train) -> float:
         """The eALS objective at the current parameters on ``train`` (double precision)."""
@@ -188,13 +137,10 @@ class EALS(EpochTrained):
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
-    # ---- adversarial protocol (see advrec.attacks): the same as any plain MF -------------------
+    # ---- adversarial protocol (see advrec.attacks) ------------------------------------------------
     # The attacks perturb the embeddings against the BPR loss (APR's FGM), whatever loss trained
-    # them; these are BPRMF's, which read only user_factors, item_factors and item_bias (None here).
-    _perturbable = BPRMF._perturbable
+    # them: BPRMF's gradients, which read only user_factors, item_factors and item_bias (None here).
     _loss_gradients = BPRMF._loss_gradients
-
-    _perturbed_copy = BPRMF._perturbed_copy
 
 
 #: the name the AMR paper's tables use

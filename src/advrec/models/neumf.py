@@ -62,32 +62,18 @@ class NeuMF(EpochTrained):
     """
 
     _array_names = _TABLES + tuple(f"{p}_{t}" for p in ("m", "v") for t in _TABLES) + ("step",)
+    _optimizer_arrays = tuple(f"{p}_{t}" for p in ("m", "v") for t in _TABLES) + ("step",)
+    #: no embedding attack applies to NeuMF (advrec.attacks says which models it supports)
+    _perturbable_blocks: Dict[str, str] = {}
 
     def __init__(self, factors: int = 8, mlp_layers: Optional[Sequence[int]] = None, negatives: int = 4,
                  lr: float = 0.001, fused_optimizer: str = "sgd", fused_lr: float = 0.001, alpha: float = 0.5,
                  batch_size: int = 256, reg: float = 0.0, reg_dense: float = 0.0, epochs: int = 20,
                  pretrain_epochs: int = 10, init_std: float = 0.01, num_threads: int = 0, seed: int = 0,
                  show_progress: bool = True):
-        self.factors = factors
-        self.mlp_layers = None if mlp_layers is None else tuple(mlp_layers)
-        self.negatives = negatives
-        self.lr = lr
-        self.fused_optimizer = fused_optimizer
-        self.fused_lr = fused_lr
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.reg = reg
-        self.reg_dense = reg_dense
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.init_std = init_std
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        if mlp_layers is not None:
+            mlp_layers = tuple(mlp_layers)
+        self._set_params(locals())
         self._fused = False
         self._pretrained = False
 
@@ -100,6 +86,7 @@ class NeuMF(EpochTrained):
         return list(self._layers()[1:])
 
     def _validate_hyper(self) -> None:
+        super()._validate_hyper()
         check_positive_int(self.factors, "factors")
         if self.mlp_layers is not None:
             layers = list(self.mlp_layers)
@@ -120,11 +107,8 @@ class NeuMF(EpochTrained):
         check_positive_int(self.batch_size, "batch_size")
         check_float(self.reg, "reg")
         check_float(self.reg_dense, "reg_dense")
-        check_positive_int(self.epochs, "epochs", allow_zero=True)
         check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
         check_float(self.init_std, "init_std")
-        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        check_positive_int(self.seed, "seed", allow_zero=True)
 
     def _arrays(self) -> Dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self._array_names}
@@ -204,9 +188,9 @@ class NeuMF(EpochTrained):
         cfg.seed = int(self.seed)
         return cfg
 
-    def _phases(self, epochs: int):
+    def _phases(self, epochs: int, fresh: bool):
         phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
+        if fresh and self.pretrain_epochs:
             n = int(self.pretrain_epochs)
             phases += [("gmf", n, self._config("gmf", "adam", self.lr)), ("mlp", n, self._config("mlp", "adam", self.lr))]
             self._pretrained = True
@@ -216,15 +200,17 @@ class NeuMF(EpochTrained):
             phases.append(("neumf", epochs, self._config("neumf", "adam", self.lr)))
         return phases
 
+    def _start_phase(self, phase: str, cfg) -> None:
+        if phase == "neumf" and self._pretrained and not self._fused:
+            # The paper's initialisation of the fused model from the two pre-trained ones; the
+            # optimiser starts afresh.
+            core.neumf_fuse(self._arrays(), self._hidden(), float(self.alpha))
+            self._reset_adam()
+            self._fused = True
+
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         indptr, indices = train.csr_arrays()
         hidden = self._hidden()
-        if cfg.mode == core.NeuMFMode.neumf and self._pretrained and not self._fused:
-            # The paper's initialisation of the fused model from the two pre-trained ones; the
-            # optimiser starts afresh.
-            core.neumf_fuse(self._arrays(), hidden, float(self.alpha))
-            self._reset_adam()
-            self._fused = True
         arrays = self._arrays()
 
         def run(epoch: int) -> Dict[str, Any]:
@@ -234,23 +220,15 @@ class NeuMF(EpochTrained):
 
         return run
 
-    def fit(self, train, *, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
-            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Pre-trains GMF and MLP (``pretrain_epochs`` each), fuses them and trains NeuMF.
+    def _copy_state_from(self, other, train) -> None:
+        raise TypeError("NeuMF.fit does not take init: it pre-trains its own GMF and MLP halves "
+                        "(pretrain_epochs); use partial_fit to continue a fitted NeuMF")
 
-        Parameters as in :meth:`advrec.BPRMF.fit` (no ``init``); validation and early stopping
-        watch the fused model's phase as well as the pre-training phases. Returns self.
-        """
-        self._validate_hyper()
-        check_train(train)
-        self._init_state(train)
-        self._remember_train(train)
-        self._pretrain_now = True
-        try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-        finally:
-            self._pretrain_now = False
+    @property
+    def _perturbable(self):
+        # An AttributeError makes hasattr(model, "_perturbable") False: callers that check for the
+        # attack protocol (advrec.attacks, robustness, experiments) see that NeuMF has none.
+        raise AttributeError("NeuMF is not a dot-product model: the embedding attacks of advrec.attacks do not apply")
 
     # ---- scoring: not a dot product --------------------------------------------------------------
     def _mode(self):
@@ -268,12 +246,12 @@ class NeuMF(EpochTrained):
     def _score_block(self, users: np.ndarray, items: Optional[np.ndarray] = None, num_threads: Optional[int] = None):
         """Logits of ``users`` x ``items`` (all items by default), float32 (len(users), len(items))."""
         items = np.arange(self.n_items, dtype=np.int32) if items is None else items
-        nt = self.num_threads if num_threads is None else num_threads
+        nt = self._threads(num_threads)
         return core.neumf_score_block(self._arrays(), self._hidden(), self._mode(), users, items, int(nt))
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray, num_threads: Optional[int] = None):
         """Logits of the pairs ``(users[k], items[k])``, float32."""
-        nt = self.num_threads if num_threads is None else num_threads
+        nt = self._threads(num_threads)
         return core.neumf_score_pairs(self._arrays(), self._hidden(), self._mode(), np.ascontiguousarray(users, np.int32),
                                       np.ascontiguousarray(items, np.int32), int(nt))
 
@@ -295,7 +273,7 @@ class NeuMF(EpochTrained):
             return self._score_pairs(np.repeat(ids, it.shape[1]), flat).reshape(it.shape)
         raise ValueError("items must be 1-d (pairwise) or 2-d with one row per user")
 
-    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads: int = 0):
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads=None):
         """Top-``k`` items by score (ties: lower id first), as :meth:`advrec.Recommender.recommend`."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise TypeError(f"k must be an integer, got {type(k).__name__}")
@@ -307,7 +285,7 @@ class NeuMF(EpochTrained):
         rows = max(1, (1 << 24) // max(1, self.n_items))  # bounds the score block to 64 MB
         for start in range(0, ids.size, rows):
             batch = ids[start:start + rows]
-            s = self._score_block(batch, num_threads=num_threads or None)
+            s = self._score_block(batch, num_threads=self._threads(num_threads))
             if exclude_seen:
                 for r, u in enumerate(batch):
                     s[r, self._train_indices[self._train_indptr[u]:self._train_indptr[u + 1]]] = -np.inf
