@@ -17,6 +17,7 @@ from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
 from .models.eals import EALS, MFeALS
 from .models.neumf import NeuMF
+from .models.factor import FactorModel
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
 from .models.vbpr import AMR, DUIF, ContentMF, VBPR
@@ -30,7 +31,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "EALS", "MFeALS", "NeuMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
+    "ItemPop", "FactorModel", "BPRMF", "AMF", "EALS", "MFeALS", "NeuMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec",
+    "ASASRec",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

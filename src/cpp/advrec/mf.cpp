@@ -688,6 +688,23 @@ double bpr_gradients(const MFParams& p, const std::int32_t* users, const std::in
   return loss;
 }
 
+// Multiplies a row by eps / ||row|| (always, or only when ||row|| > eps). The float norm overflows
+// once |x| exceeds ~1.8e19 (its square does) and eps / inf would silently zero the row, so such rows
+// are rescaled in double; every other row takes the float path, bit for bit as before.
+static void rescale_row(float* row, int dim, float eps, bool only_if_longer) {
+  const float n = norm(row, dim);
+  if (std::isfinite(n)) {
+    if (only_if_longer && !(n > eps)) return;
+    const float scale = n > 0.0f ? eps / n : 0.0f;
+    for (int k = 0; k < dim; ++k) row[k] *= scale;
+    return;
+  }
+  double s = 0.0;
+  for (int k = 0; k < dim; ++k) s += static_cast<double>(row[k]) * static_cast<double>(row[k]);
+  const double scale = static_cast<double>(eps) / std::sqrt(s);
+  for (int k = 0; k < dim; ++k) row[k] = static_cast<float>(row[k] * scale);
+}
+
 void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads) {
   require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
 #pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
@@ -696,9 +713,7 @@ void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int
     if (sign) {
       for (int k = 0; k < dim; ++k) row[k] = row[k] > 0.0f ? eps : (row[k] < 0.0f ? -eps : 0.0f);
     } else {
-      const float n = norm(row, dim);
-      const float scale = n > 0.0f ? eps / n : 0.0f;
-      for (int k = 0; k < dim; ++k) row[k] *= scale;
+      rescale_row(row, dim, eps, false);
     }
   }
 }
@@ -711,11 +726,7 @@ void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int n
     if (linf) {
       for (int k = 0; k < dim; ++k) row[k] = std::min(eps, std::max(-eps, row[k]));
     } else {
-      const float n = norm(row, dim);
-      if (n > eps) {
-        const float scale = eps / n;
-        for (int k = 0; k < dim; ++k) row[k] *= scale;
-      }
+      rescale_row(row, dim, eps, true);
     }
   }
 }
