@@ -38,6 +38,10 @@ MODELS = {
                                          num_threads=1, seed=3, show_progress=False), {}),
     "CFGAN": lambda train: (advrec.CFGAN(hidden=16, epochs=15, lr=0.006, optimizer="sgd", alpha=0.16, s_zr=0.3,
                                          s_pm=0.7, g_steps=4, num_threads=1, seed=3, show_progress=False), {}),
+    "EALS": lambda train: (advrec.EALS(factors=16, epochs=8, c0=64.0, reg=1.0, num_threads=1, seed=3,
+                                       show_progress=False), {}),
+    "NeuMF": lambda train: (advrec.NeuMF(factors=8, lr=0.005, pretrain_epochs=20, epochs=5, reg=0.001,
+                                         fused_optimizer="adam", num_threads=1, seed=3, show_progress=False), {}),
 }
 
 # Models that train and rank (checked: well above a random ranking) but do not yet reach the
@@ -185,7 +189,8 @@ def test_personalised_models_beat_itempop(planted):
 # ---- per-call num_threads=None means the model's own setting ------------------------------------
 _THREADED = {"top_k", "evaluate_full", "evaluate_sampled", "sample_negatives", "sample_triples", "bpr_gradients",
              "vbpr_feature_gradients", "vbpr_item_content", "sasrec_loss_gradients", "fgm_normalise_rows",
-             "project_rows"}
+             "project_rows", "neumf_score_block", "neumf_score_pairs", "evaluate_full_scores",
+             "evaluate_sampled_scores"}
 
 
 class _EngineSpy:
@@ -211,12 +216,13 @@ class _EngineSpy:
 def engine_calls(monkeypatch):
     import advrec._ranking
     import advrec.models.mf
+    import advrec.models.neumf
     import advrec.models.sasrec
     import advrec.models.vbpr
 
     calls = []
     for module in (advrec._ranking, advrec.evaluation, advrec.attacks, advrec.models.mf, advrec.models.vbpr,
-                   advrec.models.sasrec):
+                   advrec.models.sasrec, advrec.models.neumf):
         monkeypatch.setattr(module, "core", _EngineSpy(module.core, calls))
     return calls
 
@@ -236,12 +242,16 @@ def test_per_call_num_threads_defaults_to_the_models_setting(fitted, planted, en
         advrec.attacks.random_noise(model, eps=0.1)
         advrec.robustness(model, train, test, eps=(0.1,), attacks=("fgsm",), k=5, show_progress=False)
     called = {n for n, _ in engine_calls}
-    assert {"top_k", "evaluate_full", "evaluate_sampled"} <= called
+    # Models that are not dot products (NeuMF) rank through their own scoring kernels.
+    scored = hasattr(model, "_score_block")
+    ranking = ("neumf_score_block", "evaluate_full_scores") if scored else ("top_k", "evaluate_full")
+    sampled = "evaluate_sampled_scores" if scored else "evaluate_sampled"
+    assert {*ranking, sampled} <= called
     assert [c for c in engine_calls if c[1] != own] == []
     engine_calls.clear()
     model.recommend(np.arange(5), k=3, num_threads=2)
     advrec.evaluate(model, train, test, k=5, num_threads=2)
-    assert {nt for n, nt in engine_calls if n in ("top_k", "evaluate_full")} == {2}
+    assert {nt for n, nt in engine_calls if n in ranking} == {2}
 
 
 def test_num_threads_must_be_a_count(fitted, planted):

@@ -15,6 +15,8 @@ from .interactions import Interactions
 from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
+from .models.eals import EALS, MFeALS
+from .models.neumf import NeuMF
 from .models.factor import FactorModel
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
@@ -33,8 +35,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "FactorModel", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec", "CDAE", "IRGAN",
-    "CFGAN",
+    "ItemPop", "FactorModel", "BPRMF", "AMF", "EALS", "MFeALS", "NeuMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec",
+    "ASASRec", "CDAE", "IRGAN", "CFGAN",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "poisoning", "features", "experiments", "plot",
 ]

@@ -35,8 +35,12 @@ _NORMS = ("l2", "sign")
 
 
 def _targets(model, target) -> Tuple[str, ...]:
-    if not hasattr(model, "_perturbable"):
-        raise TypeError(f"{type(model).__name__} does not support parameter attacks")
+    if not hasattr(model, "_perturbable") or getattr(model, "_perturbable_blocks", None) == {}:
+        from .models.base import _REGISTRY
+
+        supported = sorted(name for name, cls in _REGISTRY.items() if getattr(cls, "_perturbable_blocks", None))
+        raise TypeError(f"{type(model).__name__} does not support parameter attacks: they perturb embeddings "
+                        f"of the models {', '.join(supported)}")
     blocks = model._perturbable()  # raises NotFittedError on an unfitted model
     if target is None or target == "all":
         return tuple(blocks)

@@ -388,7 +388,11 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
                          "protocol='full': under Sampled the list is chosen among a few random candidates, so its "
                          "coverage, novelty and popularity reflect the sampler, not the model. Accuracy metrics "
                          "and user_groups work with either protocol")
-    if not hasattr(model, "_scoring_factors"):
+    scored = hasattr(model, "_score_block")  # not a dot product (NeuMF): the model scores blocks itself
+    if scored and list_metrics:
+        raise ValueError(f"metric(s) {list_metrics} are computed from the dot-product evaluator's top-K pass; "
+                         f"{type(model).__name__} scores itself and supports the accuracy metrics only")
+    if not hasattr(model, "_scoring_factors") and not scored:
         raise TypeError(f"model must be an advrec model, got {type(model).__name__}")
     if hasattr(model, "_check_fitted"):
         model._check_fitted()
@@ -434,10 +438,18 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
 
     accuracy = [m for m in metrics if m in ACCURACY_METRICS]
     values = np.empty((has_test.size, len(names) + len(list_names)), dtype=np.float64)
+    if scored:
+        # A block is (users x all items) scores: bound it to 2^24 floats (64 MB).
+        batch_size = max(1, min(int(batch_size), (1 << 24) // max(1, model.n_items)))
     starts = range(0, has_test.size, int(batch_size))
     for start in tqdm(starts, desc="evaluate", disable=not show_progress, leave=False, unit="batch"):
         batch = has_test[start:start + int(batch_size)]
         rows = slice(start, start + batch.size)
+        if scored:
+            values[rows] = _evaluate_scored(
+                model, batch, negatives[rows] if isinstance(protocol, Sampled) else None,
+                (tr_indptr, tr_indices, te_indptr, te_indices), ks, accuracy, num_threads)
+            continue
         U, V = check_factors(*model._scoring_factors(batch), what=describe(model))
         if isinstance(protocol, Sampled):
             values[rows] = core.evaluate_sampled(U, V, te_indptr, te_indices, batch, negatives[rows], list(ks),
@@ -452,3 +464,20 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
             values[rows, len(names):] = per_user_lists
     aggregates = dict(zip(aggregate_names, lists.summary())) if lists is not None else None
     return EvaluationResult(names + list_names, values, has_test, description, aggregates, groups)
+
+
+def _evaluate_scored(model, batch, negatives, csr, ks, metrics, num_threads):
+    """One batch of users for a model that scores itself (``_score_block`` / ``_score_pairs``):
+    same protocols, tie rule and metrics as the dot-product path."""
+    tr_indptr, tr_indices, te_indptr, te_indices = csr
+    if negatives is None:
+        scores = model._score_block(batch, num_threads=num_threads)
+        return core.evaluate_full_scores(scores, tr_indptr, tr_indices, te_indptr, te_indices, batch, list(ks),
+                                         list(metrics), num_threads)
+    counts = (te_indptr[batch + 1] - te_indptr[batch]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    test_items = np.concatenate([te_indices[te_indptr[u]:te_indptr[u + 1]] for u in batch]).astype(np.int32)
+    test_scores = model._score_pairs(np.repeat(batch, counts), test_items, num_threads=num_threads)
+    neg_scores = model._score_pairs(np.repeat(batch, negatives.shape[1]), negatives.ravel(),
+                                    num_threads=num_threads).reshape(negatives.shape)
+    return core.evaluate_sampled_scores(neg_scores, test_scores, offsets, list(ks), list(metrics), num_threads)

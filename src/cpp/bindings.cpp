@@ -7,9 +7,11 @@
 #include "advrec/cdae.hpp"
 #include "advrec/cfgan.hpp"
 #include "advrec/csr.hpp"
+#include "advrec/eals.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/irgan.hpp"
 #include "advrec/mf.hpp"
+#include "advrec/neumf.hpp"
 #include "advrec/sasrec.hpp"
 #include "advrec/vbpr.hpp"
 
@@ -918,6 +920,249 @@ void bind_cfgan(py::module_& m) {
 
 }  // namespace
 
+// ---- MF-eALS (advrec/eals.hpp) --------------------------------------------------------------------
+namespace {
+
+// A 2-d float32 array from the parameter dict: its shape is read here, checked by mutable_data.
+float* dict_matrix(const py::dict& d, const char* key, std::int32_t& rows, std::int32_t& cols) {
+  if (!d.contains(key)) throw py::value_error(std::string("parameter dict is missing '") + key + "'");
+  py::handle obj = d[key];
+  if (!py::isinstance<py::array>(obj) || py::reinterpret_borrow<py::array>(obj).ndim() != 2)
+    throw py::type_error(std::string(key) + " must be a 2-d numpy array");
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  rows = static_cast<std::int32_t>(arr.shape(0));
+  cols = static_cast<std::int32_t>(arr.shape(1));
+  return mutable_data<float>(obj, key, rows, cols);
+}
+
+EALSParams eals_params(const py::dict& arrays) {
+  EALSParams p;
+  std::int32_t du = 0, di = 0;
+  p.user_factors = dict_matrix(arrays, "user_factors", p.n_users, du);
+  p.item_factors = dict_matrix(arrays, "item_factors", p.n_items, di);
+  if (du != di) throw py::value_error("user_factors and item_factors must have the same number of columns");
+  p.dim = du;
+  return p;
+}
+
+void bind_eals(py::module_& m) {
+  py::class_<EALSConfig>(m, "EALSConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("reg", &EALSConfig::reg)
+      .def_readwrite("weight", &EALSConfig::weight)
+      .def_readwrite("c0", &EALSConfig::c0)
+      .def_readwrite("alpha", &EALSConfig::alpha)
+      .def_readwrite("compute_loss", &EALSConfig::compute_loss)
+      .def_readwrite("num_threads", &EALSConfig::num_threads)
+      .def("validate", &EALSConfig::validate);
+
+  m.def("train_eals", [](const py::dict& arrays, py::handle indptr, py::handle indices, const EALSConfig& config) {
+    EALSParams p = eals_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    EALSStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_eals(p, train.view, config);
+    }
+    py::dict out;
+    out["loss"] = stats.loss;
+    out["nnz"] = stats.nnz;
+    return out;
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("eals_loss", [](const py::dict& arrays, py::handle indptr, py::handle indices, const EALSConfig& config) {
+    EALSParams p = eals_params(arrays);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    py::gil_scoped_release release;
+    return eals_loss(p, train.view, config);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+}
+
+}  // namespace
+
+// ---- NeuMF (advrec/neumf.hpp) -------------------------------------------------------------------
+namespace {
+
+const char* const kNeuMFTables[] = {"gmf_user", "gmf_item", "mlp_user", "mlp_item"};
+
+// Parameters from a dict: the four embedding tables and `dense` (their sizes give the layout with
+// `hidden`), optional Adam moments m_<name> / v_<name> of the same shapes and `step` (int64, (1,)).
+NeuMFParams neumf_params(const py::dict& d, const std::vector<int>& hidden) {
+  NeuMFParams p;
+  std::int32_t rows[4], cols[4];
+  float* w[4];
+  for (int k = 0; k < 4; ++k) w[k] = dict_matrix(d, kNeuMFTables[k], rows[k], cols[k]);
+  if (rows[0] != rows[2] || rows[1] != rows[3]) throw py::value_error("gmf and mlp tables must have the same rows");
+  if (cols[0] != cols[1]) throw py::value_error("gmf_user and gmf_item must have the same number of columns");
+  if (cols[2] != cols[3]) throw py::value_error("mlp_user and mlp_item must have the same number of columns");
+  p.n_users = rows[0];
+  p.n_items = rows[1];
+  p.layout = NeuMFLayout(cols[0], cols[2], hidden);
+  p.w = {w[0], w[1], w[2], w[3], nullptr};
+  p.w.dense = mutable_data<float>(dict_get(d, "dense"), "dense", p.layout.size, -1);
+  auto moments = [&](const char* prefix) {
+    NeuMFTensors<float> t;
+    float** slots[4] = {&t.gmf_user, &t.gmf_item, &t.mlp_user, &t.mlp_item};
+    for (int k = 0; k < 4; ++k) {
+      const std::string key = std::string(prefix) + kNeuMFTables[k];
+      *slots[k] = optional_mutable<float>(dict_get(d, key.c_str()), key.c_str(), rows[k], cols[k]);
+    }
+    const std::string key = std::string(prefix) + "dense";
+    t.dense = optional_mutable<float>(dict_get(d, key.c_str()), key.c_str(), p.layout.size, -1);
+    return t;
+  };
+  p.m = moments("m_");
+  p.v = moments("v_");
+  p.step = optional_mutable<std::int64_t>(dict_get(d, "step"), "step", 1, -1);
+  return p;
+}
+
+void bind_neumf(py::module_& m) {
+  py::enum_<NeuMFMode>(m, "NeuMFMode", py::module_local())
+      .value("gmf", NeuMFMode::GMF)
+      .value("mlp", NeuMFMode::MLP)
+      .value("neumf", NeuMFMode::NeuMF);
+  py::enum_<NeuMFOptimizer>(m, "NeuMFOptimizer", py::module_local())
+      .value("sgd", NeuMFOptimizer::SGD)
+      .value("adam", NeuMFOptimizer::Adam);
+  py::class_<NeuMFConfig>(m, "NeuMFConfig", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("mode", &NeuMFConfig::mode)
+      .def_readwrite("optimizer", &NeuMFConfig::optimizer)
+      .def_readwrite("lr", &NeuMFConfig::lr)
+      .def_readwrite("beta1", &NeuMFConfig::beta1)
+      .def_readwrite("beta2", &NeuMFConfig::beta2)
+      .def_readwrite("adam_eps", &NeuMFConfig::adam_eps)
+      .def_readwrite("reg", &NeuMFConfig::reg)
+      .def_readwrite("reg_dense", &NeuMFConfig::reg_dense)
+      .def_readwrite("negatives", &NeuMFConfig::negatives)
+      .def_readwrite("batch_size", &NeuMFConfig::batch_size)
+      .def_readwrite("num_threads", &NeuMFConfig::num_threads)
+      .def_readwrite("seed", &NeuMFConfig::seed)
+      .def_readwrite("epoch", &NeuMFConfig::epoch)
+      .def("validate", &NeuMFConfig::validate);
+
+  m.def("neumf_layout", [](int gmf_dim, int mlp_dim, const std::vector<int>& hidden) {
+    NeuMFLayout L(gmf_dim, mlp_dim, hidden);
+    py::dict out;
+    out["size"] = L.size;
+    out["w_offset"] = L.w_offset;
+    out["b_offset"] = L.b_offset;
+    out["h_offset"] = L.h_offset;
+    out["bias_offset"] = L.bias_offset;
+    return out;
+  }, py::arg("gmf_dim"), py::arg("mlp_dim"), py::arg("hidden"));
+
+  m.def("train_neumf", [](const py::dict& arrays, const std::vector<int>& hidden, py::handle indptr,
+                          py::handle indices, const NeuMFConfig& config) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto train = csr_from(indptr, indices, p.n_items, "train");
+    NeuMFStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_neumf(p, train.view, config);
+    }
+    py::dict out;
+    out["instances"] = stats.instances;
+    out["loss"] = stats.loss;
+    out["accuracy"] = stats.accuracy;
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("neumf_score_block", [](const py::dict& arrays, const std::vector<int>& hidden, NeuMFMode mode,
+                                py::handle users, py::handle items, int num_threads) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(items, "items");
+    if (u.ndim() != 1 || i.ndim() != 1) throw py::value_error("users and items must be 1-d");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(i.size())});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      neumf_score_block(p, mode, u.data(), u.size(), i.data(), i.size(), o, num_threads);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("mode"), py::arg("users"), py::arg("items"),
+     py::arg("num_threads") = 0);
+
+  m.def("neumf_score_pairs", [](const py::dict& arrays, const std::vector<int>& hidden, NeuMFMode mode,
+                                py::handle users, py::handle items, int num_threads) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    auto u = input_array<std::int32_t>(users, "users");
+    auto i = input_array<std::int32_t>(items, "items");
+    if (u.ndim() != 1 || i.ndim() != 1 || u.size() != i.size()) throw py::value_error("users and items must be 1-d of the same length");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size())});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      neumf_score_pairs(p, mode, u.data(), i.data(), u.size(), o, num_threads);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("mode"), py::arg("users"), py::arg("items"),
+     py::arg("num_threads") = 0);
+
+  m.def("neumf_fuse", [](const py::dict& arrays, const std::vector<int>& hidden, float alpha) {
+    NeuMFParams p = neumf_params(arrays, hidden);
+    neumf_fuse(p.layout, p.w.dense, alpha);
+  }, py::arg("arrays"), py::arg("hidden"), py::arg("alpha"));
+}
+
+}  // namespace
+
+// ---- evaluation from given scores (models that are not dot products) ------------------------------
+namespace {
+
+void bind_scored_evaluation(py::module_& m) {
+  m.def("evaluate_full_scores", [](py::handle scores, py::handle tr_indptr, py::handle tr_indices,
+                                   py::handle te_indptr, py::handle te_indices, py::handle users,
+                                   const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics,
+                                   int num_threads) {
+    auto s = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(scores);
+    if (!s || s.ndim() != 2) throw py::value_error("scores must be a 2-d float array (users x items)");
+    const auto n_items = static_cast<std::int32_t>(s.shape(1));
+    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
+    auto test = csr_from(te_indptr, te_indices, n_items, "test");
+    train.view.validate("train");
+    test.view.validate("test");
+    auto us = user_list(users, train.view.n_rows);
+    if (us.size() != s.shape(0)) throw py::value_error("users must have one entry per row of scores");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(us.size()), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_full_scores(s.data(), us.size(), n_items, train.view, test.view, us.data(), spec, out.mutable_data(),
+                           num_threads);
+    }
+    return out;
+  }, py::arg("scores"), py::arg("train_indptr"), py::arg("train_indices"), py::arg("test_indptr"),
+     py::arg("test_indices"), py::arg("users"), py::arg("ks"), py::arg("metrics"), py::arg("num_threads") = 0);
+
+  m.def("evaluate_sampled_scores", [](py::handle negative_scores, py::handle test_scores, py::handle test_offsets,
+                                      const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics,
+                                      int num_threads) {
+    auto n = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(negative_scores);
+    auto t = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(test_scores);
+    auto o = input_array<std::int64_t>(test_offsets, "test_offsets");
+    if (!n || n.ndim() != 2) throw py::value_error("negative_scores must be 2-d (users x negatives)");
+    if (!t || t.ndim() != 1) throw py::value_error("test_scores must be 1-d");
+    if (o.ndim() != 1 || o.size() != n.shape(0) + 1 || o.data()[0] != 0 || o.data()[o.size() - 1] != t.size())
+      throw py::value_error("test_offsets must have one entry per user plus one, from 0 to len(test_scores)");
+    for (py::ssize_t k = 1; k < o.size(); ++k)
+      if (o.data()[k] < o.data()[k - 1]) throw py::value_error("test_offsets must be non-decreasing");
+    MetricSpec spec = metric_spec(ks, metrics);
+    py::array_t<double> out({static_cast<py::ssize_t>(n.shape(0)), static_cast<py::ssize_t>(spec.columns())});
+    {
+      py::gil_scoped_release release;
+      evaluate_sampled_scores(n.data(), n.shape(0), static_cast<std::int32_t>(n.shape(1)), t.data(), o.data(), spec,
+                              out.mutable_data(), num_threads);
+    }
+    return out;
+  }, py::arg("negative_scores"), py::arg("test_scores"), py::arg("test_offsets"), py::arg("ks"), py::arg("metrics"),
+     py::arg("num_threads") = 0);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   m.doc() = "advrec C++ engine (internal; use the advrec package)";
   m.attr("variant") = ADVREC_VARIANT;
@@ -1052,6 +1297,9 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
 
   bind_sasrec(m);
+  bind_eals(m);
+  bind_neumf(m);
+  bind_scored_evaluation(m);
   register_vbpr(m);
   bind_layers(m);
   bind_cdae(m);

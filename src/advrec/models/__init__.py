@@ -2,9 +2,10 @@
 
 from .base import EpochLoop, EpochTrained, NotFittedError, Recommender, load, register
 
-__all__ = ["CDAE", "CFGAN", "EpochLoop", "IRGAN", "EpochTrained", "NotFittedError", "Recommender", "load", "register"]
+__all__ = ["CDAE", "CFGAN", "EALS", "EpochLoop", "IRGAN", "EpochTrained", "MFeALS", "NeuMF", "NotFittedError", "Recommender",
+           "load", "register"]
 
-_LAZY = {"CDAE": "cdae", "CFGAN": "cfgan", "IRGAN": "irgan"}
+_LAZY = {"CDAE": "cdae", "CFGAN": "cfgan", "IRGAN": "irgan", "EALS": "eals", "MFeALS": "eals", "NeuMF": "neumf"}
 
 
 def __getattr__(name):

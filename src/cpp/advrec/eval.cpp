@@ -652,4 +652,113 @@ void sample_negatives(const CsrView& train, const CsrView& test, const std::int3
   errors.rethrow();
 }
 
+// ---- scores given by the caller (models that are not dot products) ---------------------------
+namespace {
+
+// Ranks of one user's test items (given their scores, ascending) among candidates whose scores
+// `above_or_equal(i)` counts, as in evaluate_full's exact path.
+void ranks_from_histogram(const std::vector<float>& ascending, const std::vector<Index>& at_or_above, Index n_negatives,
+                          std::vector<Index>& ranks, std::vector<Index>& lower) {
+  const std::size_t m = ascending.size();
+  ranks.assign(m, 0);
+  lower.assign(m, 0);
+  Index above = 0;
+  for (std::size_t i = m; i-- > 0;) {
+    above += at_or_above[i + 1];
+    ranks[i] = above + test_items_ahead(ascending, i);
+    lower[i] = n_negatives - above;
+  }
+}
+
+void check_spec(const MetricSpec& spec) {
+  require(!spec.ks.empty() || spec.auc, "no metric to compute");
+  for (auto k : spec.ks) require(k > 0, "every k must be positive");
+}
+
+}  // namespace
+
+void evaluate_full_scores(const float* scores, Index n_rows, std::int32_t n_items, const CsrView& train,
+                          const CsrView& test, const std::int32_t* users, const MetricSpec& spec, double* out,
+                          int num_threads) {
+  check_spec(spec);
+  require(train.n_cols == n_items && test.n_cols == n_items, "train and test must have one column per item");
+  require(train.n_rows == test.n_rows, "train and test must have the same users");
+  for (Index r = 0; r < n_rows; ++r) {
+    const std::int32_t u = users[r];
+    require(u >= 0 && u < train.n_rows, "user id out of range");
+    require(test.row_size(u) > 0, "user " + std::to_string(u) + " has no test items");
+  }
+  const int columns = spec.columns();
+  ExceptionCarrier errors;
+#pragma omp parallel num_threads(resolve_threads(num_threads))
+  {
+    std::vector<float> ascending;
+    std::vector<Index> at_or_above, ranks, lower;
+#pragma omp for schedule(dynamic, 4)
+    for (Index r = 0; r < n_rows; ++r) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        const std::int32_t u = users[r];
+        const float* row = scores + r * n_items;
+        const std::int32_t* tr = train.row_data(u);
+        const std::int32_t* tr_end = tr + train.row_size(u);
+        const std::int32_t* te = test.row_data(u);
+        const std::int32_t* te_end = te + test.row_size(u);
+        ascending.clear();
+        for (const std::int32_t* it = te; it != te_end; ++it) {
+          require(!train.contains(u, *it), "user " + std::to_string(u) + " has test item " + std::to_string(*it) +
+                                               " also in its training data");
+          ascending.push_back(row[*it]);
+        }
+        std::sort(ascending.begin(), ascending.end());
+        require(std::isfinite(ascending.front()) && std::isfinite(ascending.back()), "scores must be finite");
+        const std::size_t m = ascending.size();
+        at_or_above.assign(m + 1, 0);
+        const float lowest = ascending.front();
+        // Both rows are sorted: walk them alongside the items to skip train and test items.
+        for (std::int32_t c = 0; c < n_items; ++c) {
+          if (tr != tr_end && *tr == c) { ++tr; continue; }
+          if (te != te_end && *te == c) { ++te; continue; }
+          const float v = row[c];
+          if (!(v >= lowest)) continue;  // also skips NaN (never ahead of a test item)
+          ++at_or_above[static_cast<std::size_t>(std::upper_bound(ascending.begin(), ascending.end(), v) - ascending.begin())];
+        }
+        const Index n_negatives = static_cast<Index>(n_items) - train.row_size(u) - static_cast<Index>(m);
+        ranks_from_histogram(ascending, at_or_above, n_negatives, ranks, lower);
+        user_metrics(ranks, lower, n_negatives, spec, out + r * columns);
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+void evaluate_sampled_scores(const float* negative_scores, Index n_rows, std::int32_t n_negatives,
+                             const float* test_scores, const Index* test_offsets, const MetricSpec& spec, double* out,
+                             int num_threads) {
+  check_spec(spec);
+  require(n_negatives > 0, "the sampled protocol needs at least one negative per user");
+  for (Index r = 0; r < n_rows; ++r) {
+    require(test_offsets[r + 1] > test_offsets[r], "every evaluated user needs at least one test item");
+  }
+  const int columns = spec.columns();
+#pragma omp parallel num_threads(resolve_threads(num_threads))
+  {
+    std::vector<float> ascending;
+    std::vector<Index> at_or_above, ranks, lower;
+#pragma omp for schedule(dynamic, 16)
+    for (Index r = 0; r < n_rows; ++r) {
+      ascending.assign(test_scores + test_offsets[r], test_scores + test_offsets[r + 1]);
+      std::sort(ascending.begin(), ascending.end());
+      at_or_above.assign(ascending.size() + 1, 0);
+      const float* negs = negative_scores + r * n_negatives;
+      for (std::int32_t j = 0; j < n_negatives; ++j) {
+        if (!(negs[j] >= ascending.front())) continue;
+        ++at_or_above[static_cast<std::size_t>(std::upper_bound(ascending.begin(), ascending.end(), negs[j]) - ascending.begin())];
+      }
+      ranks_from_histogram(ascending, at_or_above, n_negatives, ranks, lower);
+      user_metrics(ranks, lower, n_negatives, spec, out + r * columns);
+    }
+  }
+}
+
 }  // namespace advrec

@@ -83,4 +83,19 @@ void sample_negatives(const CsrView& train, const CsrView& test, const std::int3
 void user_metrics(const std::vector<Index>& ranks, const std::vector<Index>& lower_negatives, Index n_negatives,
                   const MetricSpec& spec, double* out);
 
+// ---- models that are not dot products (NeuMF): the caller supplies the scores --------------------
+// Full ranking from a block of scores: row r of `scores` (n_items values, r < n_rows) holds every
+// item's score for users[r]. Same protocol, tie rule and output layout as evaluate_full; every
+// rank is exact (the block is scanned once per user).
+void evaluate_full_scores(const float* scores, Index n_rows, std::int32_t n_items, const CsrView& train,
+                          const CsrView& test, const std::int32_t* users, const MetricSpec& spec, double* out,
+                          int num_threads);
+
+// Sampled protocol from given scores: row r has n_negatives negative scores (row-major) and the
+// scores of users[r]'s test items at test_scores[test_offsets[r] .. test_offsets[r + 1]). Same
+// output layout as evaluate_sampled.
+void evaluate_sampled_scores(const float* negative_scores, Index n_rows, std::int32_t n_negatives,
+                             const float* test_scores, const Index* test_offsets, const MetricSpec& spec, double* out,
+                             int num_threads);
+
 }  // namespace advrec
