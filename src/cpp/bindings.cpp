@@ -190,10 +190,17 @@ const float* optional_delta(py::handle delta, const VBPRParams& m, py::object& k
   return arr.data();
 }
 
+// The one EpochStats -> dict conversion. Sequence models count positions (their samples) and
+// sequences; the sampled trainers count samples and skipped draws.
 py::dict stats_dict(const EpochStats& stats) {
   py::dict out;
-  out["samples"] = stats.samples;
-  out["skipped"] = stats.skipped;
+  if (stats.sequences > 0) {
+    out["sequences"] = stats.sequences;
+    out["positions"] = stats.samples;
+  } else {
+    out["samples"] = stats.samples;
+    out["skipped"] = stats.skipped;
+  }
   out["loss"] = stats.loss;
   out["adv_loss"] = stats.adv_loss;
   out["accuracy"] = stats.accuracy;
@@ -436,16 +443,6 @@ SASRecParams sasrec_params(py::handle item_emb, py::handle dense, const SASRecCo
   return p;
 }
 
-py::dict sasrec_stats(const SASRecStats& s) {
-  py::dict out;
-  out["sequences"] = s.sequences;
-  out["positions"] = s.positions;
-  out["loss"] = s.loss;
-  out["adv_loss"] = s.adv_loss;
-  out["accuracy"] = s.accuracy;
-  return out;
-}
-
 void bind_sasrec(py::module_& m) {
   py::enum_<SeqPerturb>(m, "SeqPerturb", py::module_local())
       .value("paper", SeqPerturb::Paper)
@@ -464,8 +461,8 @@ void bind_sasrec(py::module_& m) {
       .def_readwrite("adam_eps", &SASRecConfig::adam_eps)
       .def_readwrite("l2", &SASRecConfig::l2)
       .def_readwrite("batch_size", &SASRecConfig::batch_size)
-      .def_readwrite("eps", &SASRecConfig::eps)
-      .def_readwrite("reg_adv", &SASRecConfig::reg_adv)
+      .def_property("eps", [](const SASRecConfig& c) { return c.adv.eps; }, [](SASRecConfig& c, float v) { c.adv.eps = v; })
+      .def_property("reg_adv", [](const SASRecConfig& c) { return c.adv.reg_adv; }, [](SASRecConfig& c, float v) { c.adv.reg_adv = v; })
       .def_readwrite("perturb", &SASRecConfig::perturb)
       .def_readwrite("sync", &SASRecConfig::sync)
       .def_readwrite("lazy_adam", &SASRecConfig::lazy_adam)
@@ -516,12 +513,12 @@ void bind_sasrec(py::module_& m) {
     auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
     auto hist = csr_from(hist_indptr, hist_indices, p.n_items, "history");
     hist.view.validate("history");
-    SASRecStats stats;
+    EpochStats stats;
     {
       py::gil_scoped_release release;
       stats = train_sasrec(p, seqs.view, hist.view, config);
     }
-    return sasrec_stats(stats);
+    return stats_dict(stats);
   }, py::arg("item_emb"), py::arg("dense"), py::arg("item_m"), py::arg("item_v"), py::arg("dense_m"),
      py::arg("dense_v"), py::arg("step"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("hist_indptr"),
      py::arg("hist_indices"), py::arg("config"));
