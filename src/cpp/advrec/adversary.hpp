@@ -46,6 +46,13 @@ ADVREC_INLINE void fgm_row(float* row, int d, float eps) {
   for (int k = 0; k < d; ++k) row[k] *= scale;
 }
 
+// out = g scaled to L2 norm eps (0 when g = 0): Delta from its gradient Gamma, out of place.
+ADVREC_INLINE void fgm_row_from(float* __restrict out, const float* __restrict g, int d, float eps) {
+  const float scale = fgm_scale(std::sqrt(kernels::dot(g, g, d)), eps);
+#pragma omp simd
+  for (int k = 0; k < d; ++k) out[k] = g[k] * scale;
+}
+
 // Rescales every row of m (rows x dim) to L2 norm eps (rows of norm 0 stay 0): the fast gradient
 // method's per-vector normalisation. With sign == true, uses eps * sign(row) instead (FGSM).
 void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads);

@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // Matrix factorisation trained with BPR, optionally with the APR adversarial regulariser (AMF).
 //
 // Score:      y(u, i) = p_u . q_i (+ b_i)

@@ -102,18 +102,6 @@ struct Workspace {
   }
 };
 
-template <class Derived>
-void scaled_unit(Eigen::MatrixBase<Derived>&& row, const float* src, int d, float eps) {
-  double ss = 0;
-  for (int k = 0; k < d; ++k) ss += double(src[k]) * src[k];
-  const float nrm = static_cast<float>(std::sqrt(ss));
-  if (nrm > 0) {
-    for (int k = 0; k < d; ++k) row(k) = eps * src[k] / nrm;
-  } else {
-    row.setZero();
-  }
-}
-
 class Trainer {
  public:
   Trainer(SASRecParams& p, const CsrView& seqs, const CsrView& hist, const SASRecConfig& cfg)
@@ -209,9 +197,9 @@ class Trainer {
     ws.dpos.resize(N, d);
     ws.dneg.resize(N, d);
     for (Index t = 0; t < N; ++t) {
-      scaled_unit(ws.din.row(t), ws.dE0.data() + t * d, d, eps);
-      scaled_unit(ws.dpos.row(t), ws.gpos.data() + t * d, d, eps);
-      scaled_unit(ws.dneg.row(t), ws.gneg.data() + t * d, d, eps);
+      fgm_row_from(ws.din.row(t).data(), ws.dE0.data() + t * d, d, eps);
+      fgm_row_from(ws.dpos.row(t).data(), ws.gpos.data() + t * d, d, eps);
+      fgm_row_from(ws.dneg.row(t).data(), ws.gneg.data() + t * d, d, eps);
     }
     seq::Embeddings<float> adv{p_.item_emb, nullptr, ws.din.data()};
     seq::net_forward(x, segs, dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
@@ -229,7 +217,7 @@ class Trainer {
     for (std::int32_t r : grads.touched) {
       const float* g = grads.gitem.data() + static_cast<Index>(r) * d;
       float* out = ws.delta.data() + static_cast<Index>(r) * d;
-      scaled_unit(Eigen::Map<Eigen::RowVectorXf>(out, d), g, d, cfg_.adv.eps);
+      fgm_row_from(out, g, d, cfg_.adv.eps);
     }
     ws.delta_ptr = ws.delta.data();
   }

@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // SASRec (Kang & McAuley, ICDM 2018) and SAO / ASASRec (Manotumruksa & Yilmaz, SIGIR 2020).
 //
 // Network for one user sequence x_0..x_{n-1} (the most recent n <= maxlen items, left padded to

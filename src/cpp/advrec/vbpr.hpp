@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // Content-aware BPR models: VBPR, AMR and a content-only (DUIF-style) model.
 //
 // Score (one formula covers the three models):
