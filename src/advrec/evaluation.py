@@ -179,6 +179,7 @@ def top_k(U, V, k: int, exclude=None, num_threads: int = 0) -> Tuple[np.ndarray,
     if exclude is None:
         return core.top_k(U, V, int(k), num_threads=num_threads)
     indptr, indices, rows = exclude
+    core.validate_csr(indptr, indices, int(V.shape[0]), "exclude")
     return core.top_k(U, V, int(k), indptr, indices, rows, num_threads=num_threads)
 
 
@@ -281,6 +282,9 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
         if data.n_users != model.n_users or data.n_items != model.n_items:
             raise ValueError(f"{name} has {data.n_users} users x {data.n_items} items but the model was fitted on "
                              f"{model.n_users} x {model.n_items}; use the split the model was trained on")
+    # Validated once here; the engine calls below (one per batch of users) trust them.
+    core.validate_csr(tr_indptr, tr_indices, int(model.n_items), "train")
+    core.validate_csr(te_indptr, te_indices, int(model.n_items), "test")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     has_test = np.flatnonzero(np.diff(te_indptr) > 0).astype(np.int32)

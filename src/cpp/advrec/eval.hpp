@@ -13,6 +13,7 @@
 #include "advrec/csr.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace advrec {
@@ -40,6 +41,9 @@ struct MetricSpec {
   int per_k() const { return int(hr) + int(ndcg) + int(recall) + int(precision) + int(mrr) + int(map); }
   int columns() const { return per_k() * static_cast<int>(ks.size()) + int(auc); }
   std::int32_t max_k() const;
+  // The spec for metric names ("hr", "ndcg", "recall", "precision", "mrr", "map", "auc") at the
+  // cut-offs ks. Throws InvalidArgument for an unknown name, a k <= 0 or nothing to compute.
+  static MetricSpec from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names);
 };
 
 // Full-ranking protocol: for each evaluated user, every item not in the user's training row is a

@@ -378,6 +378,7 @@ EpochStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView
           "train_sasrec: parameters and Adam state are required");
   require(seqs.n_rows == history.n_rows, "sequences and history must have the same number of users");
   require(history.n_cols == params.n_items, "history must have n_items columns");
+  history.validate("history");
   check_sequences(seqs, params.n_items, "sequences");
   Trainer trainer(params, seqs, history, config);
   return trainer.run();

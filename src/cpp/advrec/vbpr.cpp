@@ -505,6 +505,7 @@ double vbpr_objective_gradients(const VBPRParams& params, const std::int32_t* us
 }
 
 void vbpr_item_content(const VBPRParams& p, const float* delta, float* out_v, float* out_b, int num_threads) {
+  p.validate(nullptr);
   const Index D = p.n_features, V = p.vdim;
   const int n_chunks = resolve_threads(num_threads);
   ConstMatrixMapF E(p.projection, D, V);
