@@ -7,12 +7,12 @@ trained array (and of the per-epoch figures the engine reports, rounded to nothi
 
 Usage::
 
-    PYTHONPATH=src python scripts/param_checksums.py --out benchmarks/results/param_checksums.json
-    PYTHONPATH=src python scripts/param_checksums.py --compare benchmarks/results/param_checksums.json
+    PYTHONPATH=src python scripts/engine_checksums.py --out benchmarks/results/engine_checksums.json
+    PYTHONPATH=src python scripts/engine_checksums.py --compare benchmarks/results/engine_checksums.json
 
 ``--compare`` exits with status 1 when some checksum differs and names the models. A difference
 made on purpose is listed, with its reason and size, in ``--explained`` (default: the file
-``param_checksums_explained.json`` beside the compared one); it is reported but does not fail.
+``engine_checksums_explained.json`` beside the compared one); it is reported but does not fail.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
         import os
 
         explained_path = args.explained or os.path.join(os.path.dirname(args.compare),
-                                                        "param_checksums_explained.json")
+                                                        "engine_checksums_explained.json")
         explained = {}
         if os.path.exists(explained_path):
             with open(explained_path) as fh:
