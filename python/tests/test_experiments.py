@@ -90,6 +90,28 @@ def test_expand_grid_is_the_cartesian_product_in_order():
     assert E.expand(small())[0]["grid_values"] == {}
 
 
+def test_models_and_metrics_come_from_the_one_registry_and_the_evaluator(monkeypatch):
+    import advrec
+    from advrec.models.base import _REGISTRY
+
+    assert set(E.MODEL_CLASSES) == set(_REGISTRY) | {"DUIF"}
+    assert E.config.METRICS is advrec.evaluation.METRICS
+
+    class TinyMF(advrec.BPRMF):  # a model registered elsewhere is usable by name, no edit here
+        pass
+
+    monkeypatch.setitem(_REGISTRY, "TinyMF", TinyMF)
+    cfg = small(models={"T": {"class": "TinyMF", "params": {"factors": 4, "epochs": 1}}}, attacks={})
+    assert E.validate(cfg)["models"]["T"]["class"] == "TinyMF"
+    assert {r["model"] for r in E.run_trial(cfg)["rows"]} == {"T"}
+
+
+def test_content_models_need_item_features():
+    cfg = small(models={"V": {"class": "VBPR", "params": {"factors": 4, "epochs": 1}}}, attacks={})
+    with pytest.raises(ExperimentError, match="VBPR needs item features"):
+        E.run_trial(cfg)
+
+
 # ---- trials ---------------------------------------------------------------------------------
 def test_run_trial_rows_and_determinism():
     cfg = small()

@@ -165,3 +165,74 @@ def test_personalised_models_beat_itempop(planted):
         model.fit(train, **kw)
         score = advrec.evaluate(model, train, test, k=10, metrics=("ndcg",), show_progress=False).summary["ndcg@10"]
         assert score > 1.3 * base, f"{name}: ndcg@10 {score:.4f} vs ItemPop {base:.4f}"
+
+
+# ---- per-call num_threads=None means the model's own setting ------------------------------------
+_THREADED = {"top_k", "evaluate_full", "evaluate_sampled", "sample_negatives", "sample_triples", "bpr_gradients",
+             "vbpr_feature_gradients", "vbpr_item_content", "sasrec_loss_gradients", "fgm_normalise_rows",
+             "project_rows"}
+
+
+class _EngineSpy:
+    """Stands in for the engine module and records the thread count of every threaded call (the
+    ``num_threads`` keyword, else the last positional argument)."""
+
+    def __init__(self, real, calls):
+        self._real, self._calls = real, calls
+
+    def __getattr__(self, name):
+        attr = getattr(self._real, name)
+        if name not in _THREADED:
+            return attr
+
+        def spy(*args, **kwargs):
+            self._calls.append((name, int(kwargs["num_threads"] if "num_threads" in kwargs else args[-1])))
+            return attr(*args, **kwargs)
+
+        return spy
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    import advrec._ranking
+    import advrec.models.mf
+    import advrec.models.sasrec
+    import advrec.models.vbpr
+
+    calls = []
+    for module in (advrec._ranking, advrec.evaluation, advrec.attacks, advrec.models.mf, advrec.models.vbpr,
+                   advrec.models.sasrec):
+        monkeypatch.setattr(module, "core", _EngineSpy(module.core, calls))
+    return calls
+
+
+def test_per_call_num_threads_defaults_to_the_models_setting(fitted, planted, engine_calls):
+    # Every model here has num_threads=1 (ItemPop has none: all cores). Before this rule,
+    # SASRec(num_threads=1).recommend() ranked on all cores.
+    name, model = fitted
+    _, train, test = planted
+    own = getattr(model, "num_threads", 0)
+    model.recommend(np.arange(5), k=3)
+    advrec.evaluate(model, train, test, k=5)
+    advrec.evaluate(model, train, test, k=5, protocol=advrec.Sampled(n_negatives=20))
+    if hasattr(model, "_perturbable"):
+        advrec.attacks.fgsm(model, train, eps=0.1)
+        advrec.attacks.iterative(model, train, eps=0.1, steps=1)
+        advrec.attacks.random_noise(model, eps=0.1)
+        advrec.robustness(model, train, test, eps=(0.1,), attacks=("fgsm",), k=5, show_progress=False)
+    called = {n for n, _ in engine_calls}
+    assert {"top_k", "evaluate_full", "evaluate_sampled"} <= called
+    assert [c for c in engine_calls if c[1] != own] == []
+    engine_calls.clear()
+    model.recommend(np.arange(5), k=3, num_threads=2)
+    advrec.evaluate(model, train, test, k=5, num_threads=2)
+    assert {nt for n, nt in engine_calls if n in ("top_k", "evaluate_full")} == {2}
+
+
+def test_num_threads_must_be_a_count(fitted, planted):
+    name, model = fitted
+    _, train, test = planted
+    with pytest.raises(ValueError, match="num_threads"):
+        model.recommend(0, k=3, num_threads=-1)
+    with pytest.raises(TypeError, match="num_threads"):
+        advrec.evaluate(model, train, test, k=5, num_threads=1.5)

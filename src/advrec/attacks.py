@@ -9,6 +9,9 @@ for ``norm="l2"`` (FGM), ``max |delta_row| <= eps`` for ``norm="sign"`` (FGSM).
 The gradient of the model's training loss is taken over a seeded sample of triples D' with one
 negative per observed training pair (APR section 2.3), recomputed at the current perturbation for
 the iterative attack.
+
+``num_threads`` of every function: None (the default) uses the attacked model's own
+``num_threads``, 0 all cores.
 """
 
 from __future__ import annotations
@@ -17,18 +20,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from ._checks import check_budget as _check_eps, check_choice, check_interactions, check_num_threads
+from ._checks import check_positive_int, check_same_shape, check_seed, model_threads
 from ._engine import core
 
 _NORMS = ("l2", "sign")
-
-
-def _check_eps(eps, name="eps") -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(eps).__name__}")
-    eps = float(eps)
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {eps}")
-    return eps
 
 
 def _targets(model, target) -> Tuple[str, ...]:
@@ -51,16 +47,18 @@ def _targets(model, target) -> Tuple[str, ...]:
 
 
 def _check_data(model, train) -> None:
-    if not hasattr(train, "csr_arrays"):
-        raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
-    if (train.n_users, train.n_items) != (model.n_users, model.n_items):
-        raise ValueError(f"train has {train.n_users} users x {train.n_items} items but the model was fitted on "
-                         f"{model.n_users} x {model.n_items}")
+    check_interactions(train, "train")
+    check_same_shape(model, train, "train")
 
 
-def sample_triples(train, seed: int = 0, negatives_per_pair: int = 1, num_threads: int = 0):
+def sample_triples(train, seed: int = 0, negatives_per_pair: int = 1, num_threads=None):
     """The reduced training set D': every training pair (u, i) with ``negatives_per_pair`` items
-    j drawn (seeded) from those u never interacted with. Returns ``(users, pos, neg)`` int32."""
+    j drawn (seeded) from those u never interacted with. Returns ``(users, pos, neg)`` int32.
+    ``num_threads``: 0 or None = all cores."""
+    check_interactions(train, "train")
+    seed = check_seed(seed)
+    negatives_per_pair = check_positive_int(negatives_per_pair, "negatives_per_pair")
+    num_threads = check_num_threads(num_threads)
     indptr, indices = train.csr_arrays()
     return core.sample_triples(indptr, indices, int(train.n_items), int(seed), int(negatives_per_pair),
                                int(num_threads))
@@ -75,22 +73,29 @@ def _normalise(grads: Dict[str, np.ndarray], eps: float, norm: str, num_threads:
     return out
 
 
-def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
-                      triples=None, num_threads: int = 0) -> Dict[str, np.ndarray]:
-    """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
-    eps = _check_eps(eps)
-    if norm not in _NORMS:
-        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+def _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads):
+    """Checks the arguments shared by the gradient attacks; returns (block names, triples of D',
+    thread count)."""
+    check_choice(norm, "norm", _NORMS)
     names = _targets(model, target)
     _check_data(model, train)
+    num_threads = model_threads(model, num_threads)
     if triples is None:
         triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    return names, triples, num_threads
+
+
+def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
+                      triples=None, num_threads=None) -> Dict[str, np.ndarray]:
+    """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
+    eps = _check_eps(eps)
+    names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
     _, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
     return _normalise({n: grads[n] for n in names}, eps, norm, num_threads)
 
 
 def fgsm(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, triples=None,
-         num_threads: int = 0):
+         num_threads=None):
     """Single-step gradient attack (FGM with ``norm="l2"``, FGSM with ``norm="sign"``).
 
     Parameters
@@ -121,12 +126,12 @@ def fgsm(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed:
 
 
 def random_perturbation(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0,
-                        num_threads: int = 0) -> Dict[str, np.ndarray]:
+                        num_threads=None) -> Dict[str, np.ndarray]:
     """Random directions with the same per-vector budget as :func:`fgsm` (the paper's control)."""
     eps = _check_eps(eps)
-    if norm not in _NORMS:
-        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    check_choice(norm, "norm", _NORMS)
     names = _targets(model, target)
+    num_threads = model_threads(model, num_threads)
     rng = np.random.default_rng(seed)
     blocks = model._perturbable()
     out = {}
@@ -137,7 +142,7 @@ def random_perturbation(model, eps: float = 0.5, *, norm: str = "l2", target=Non
     return out
 
 
-def random_noise(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, num_threads: int = 0):
+def random_noise(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, num_threads=None):
     """Perturbed copy with random noise of norm ``eps`` per vector (uniform direction on the sphere
     for ``"l2"``, random signs for ``"sign"``)."""
     deltas = random_perturbation(model, eps, norm=norm, target=target, seed=seed, num_threads=num_threads)
@@ -146,20 +151,12 @@ def random_noise(model, eps: float = 0.5, *, norm: str = "l2", target=None, seed
 
 def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float] = None, steps: int = 10, *,
                            norm: str = "l2", target=None, random_start: bool = False, seed: int = 0,
-                           triples=None, num_threads: int = 0) -> Dict[str, np.ndarray]:
+                           triples=None, num_threads=None) -> Dict[str, np.ndarray]:
     """Multi-step projected attack (MSAP / PGD); see :func:`iterative`."""
     eps = _check_eps(eps)
     step = eps / 4 if step is None else _check_eps(step, "step")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise TypeError(f"steps must be an integer, got {type(steps).__name__}")
-    if steps <= 0:
-        raise ValueError(f"steps must be positive, got {steps}")
-    if norm not in _NORMS:
-        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
-    names = _targets(model, target)
-    _check_data(model, train)
-    if triples is None:
-        triples = sample_triples(train, seed=seed, num_threads=num_threads)
+    steps = check_positive_int(steps, "steps")
+    names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
     blocks = model._perturbable()
     if random_start:
         deltas = random_perturbation(model, eps, norm=norm, target=names, seed=seed + 1, num_threads=num_threads)
@@ -178,7 +175,7 @@ def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float]
 
 
 def iterative(model, train, eps: float = 0.5, step: Optional[float] = None, steps: int = 10, *, norm: str = "l2",
-              target=None, random_start: bool = False, seed: int = 0, triples=None, num_threads: int = 0):
+              target=None, random_start: bool = False, seed: int = 0, triples=None, num_threads=None):
     """Multi-step attack: ``steps`` gradient steps of size ``step`` (per vector), each followed by
     a projection back onto the ``eps``-ball of every vector (MSAP in the ECIR 2021 tutorial, PGD in
     general). ``step`` defaults to ``eps / 4``. With ``random_start`` the walk starts from a random

@@ -24,7 +24,10 @@ from typing import Dict, Iterable, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._checks import (as_int32_ids, check_interactions, check_ks, check_names, check_positive_int, check_same_shape,
+                      is_int, model_threads)
 from ._engine import core
+from ._ranking import check_factors, top_k  # noqa: F401  (top_k: public here since the first release)
 
 #: metrics with a cut-off, in the order the engine lays them out
 RANK_METRICS = ("hr", "ndcg", "recall", "precision", "mrr", "map")
@@ -57,8 +60,7 @@ class Sampled:
 
     def __post_init__(self):
         if self.negatives is None:
-            if isinstance(self.n_negatives, bool) or not isinstance(self.n_negatives, (int, np.integer)) \
-                    or self.n_negatives <= 0:
+            if not is_int(self.n_negatives) or self.n_negatives <= 0:
                 raise ValueError(f"Sampled: n_negatives must be a positive integer, got {self.n_negatives!r}")
         if self.strategy not in ("uniform", "popularity"):
             raise ValueError(f"Sampled: strategy must be 'uniform' or 'popularity', got {self.strategy!r}")
@@ -111,30 +113,6 @@ class EvaluationResult:
         return f"EvaluationResult({self.protocol}, users={self.n_users}, {body})"
 
 
-def _check_ks(k) -> Tuple[int, ...]:
-    ks = (k,) if np.ndim(k) == 0 else tuple(k)
-    if not ks:
-        raise ValueError("k must not be empty")
-    for value in ks:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"k must be an integer or a sequence of integers, got {value!r}")
-        if value <= 0:
-            raise ValueError(f"k must be positive, got {value}")
-    return tuple(sorted(set(int(v) for v in ks)))
-
-
-def _check_metrics(metrics) -> Tuple[str, ...]:
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(metrics)
-    if not metrics:
-        raise ValueError("metrics must not be empty")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
-    return metrics
-
-
 def _column_names(ks: Sequence[int], metrics: Sequence[str]) -> Tuple[str, ...]:
     names = [f"{m}@{k}" for k in ks for m in RANK_METRICS if m in metrics]
     if "auc" in metrics:
@@ -142,52 +120,8 @@ def _column_names(ks: Sequence[int], metrics: Sequence[str]) -> Tuple[str, ...]:
     return tuple(names)
 
 
-def _check_factors(U: np.ndarray, V: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    U = np.ascontiguousarray(U, dtype=np.float32)
-    V = np.ascontiguousarray(V, dtype=np.float32)
-    if U.ndim != 2 or V.ndim != 2 or U.shape[1] != V.shape[1]:
-        raise ValueError(f"factors must be 2-d with equal widths, got {U.shape} and {V.shape}")
-    if not (np.isfinite(U).all() and np.isfinite(V).all()):
-        raise ValueError("the model's factors contain NaN or infinite values (training diverged? try a lower lr)")
-    return U, V
-
-
-def top_k(U, V, k: int, exclude=None, num_threads: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` items of ``U @ V.T`` per row, computed blockwise without forming the matrix.
-
-    Parameters
-    ----------
-    U, V : array (n, D), (n_items, D)
-        Factors; converted to float32.
-    k : int
-        Items per row.
-    exclude : tuple (indptr, indices, rows), optional
-        A CSR user-item matrix and, for each row of ``U``, the CSR row whose items are excluded.
-    num_threads : int
-        0 = all cores.
-
-    Returns
-    -------
-    (ids, scores) : int32 and float32 arrays of shape (n, k), best first; ties go to the lower id.
-        Rows with fewer than ``k`` candidates are padded with id -1 and score -inf.
-    """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}")
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
-    U, V = _check_factors(U, V)
-    if exclude is None:
-        return core.top_k(U, V, int(k), num_threads=num_threads)
-    indptr, indices, rows = exclude
-    core.validate_csr(indptr, indices, int(V.shape[0]), "exclude")
-    return core.top_k(U, V, int(k), indptr, indices, rows, num_threads=num_threads)
-
-
 def _interactions_csr(data, name: str):
-    from .interactions import Interactions
-
-    if not isinstance(data, Interactions):
-        raise TypeError(f"{name} must be an advrec.Interactions, got {type(data).__name__}")
+    check_interactions(data, name)
     indptr, indices = data.csr_arrays()
     return np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(indices, dtype=np.int32)
 
@@ -231,7 +165,7 @@ def _given_negatives(negatives, users: np.ndarray, n_users: int, n_items: int) -
 
 def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
              metrics: Union[str, Iterable[str]] = ("hr", "ndcg"), protocol: Union[str, Sampled] = "full",
-             users=None, num_threads: int = 0, batch_size: int = 32768,
+             users=None, num_threads=None, batch_size: int = 32768,
              show_progress: bool = False) -> EvaluationResult:
     """Evaluates a fitted model on held-out interactions.
 
@@ -253,8 +187,9 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
         Full ranking, or :class:`Sampled`.
     users : array of int, optional
         Restrict to these users (those without test items are skipped).
-    num_threads : int
-        0 = all cores.
+    num_threads : int, optional
+        0 = all cores; None (default) = the model's own ``num_threads`` (all cores for a model
+        without one).
     batch_size : int
         Users per engine call (bounds memory; the progress bar advances per batch).
     show_progress : bool
@@ -264,8 +199,8 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
     -------
     EvaluationResult
     """
-    ks = _check_ks(k)
-    metrics = _check_metrics(metrics)
+    ks = check_ks(k)
+    metrics = check_names(metrics, "metrics", METRICS)
     names = _column_names(ks, metrics)
     if isinstance(protocol, str):
         if protocol != "full":
@@ -279,19 +214,15 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
     tr_indptr, tr_indices = _interactions_csr(train, "train")
     te_indptr, te_indices = _interactions_csr(test, "test")
     for name, data in (("train", train), ("test", test)):
-        if data.n_users != model.n_users or data.n_items != model.n_items:
-            raise ValueError(f"{name} has {data.n_users} users x {data.n_items} items but the model was fitted on "
-                             f"{model.n_users} x {model.n_items}; use the split the model was trained on")
+        check_same_shape(model, data, name)
     # Validated once here; the engine calls below (one per batch of users) trust them.
     core.validate_csr(tr_indptr, tr_indices, int(model.n_items), "train")
     core.validate_csr(te_indptr, te_indices, int(model.n_items), "test")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    num_threads = model_threads(model, num_threads)
     has_test = np.flatnonzero(np.diff(te_indptr) > 0).astype(np.int32)
     if users is not None:
-        from .models.base import _as_int32_ids
-
-        chosen = np.unique(_as_int32_ids(np.atleast_1d(users), "users", model.n_users))
+        chosen = np.unique(as_int32_ids(np.atleast_1d(users), "users", model.n_users))
         has_test = np.intersect1d(has_test, chosen).astype(np.int32)
     if has_test.size == 0:
         raise ValueError("no user to evaluate: test has no interactions" + (" for the given users" if users is not None
@@ -316,7 +247,7 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
     starts = range(0, has_test.size, int(batch_size))
     for start in tqdm(starts, desc="evaluate", disable=not show_progress, leave=False, unit="batch"):
         batch = has_test[start:start + int(batch_size)]
-        U, V = _check_factors(*model._scoring_factors(batch))
+        U, V = check_factors(*model._scoring_factors(batch))
         if isinstance(protocol, Sampled):
             out = core.evaluate_sampled(U, V, te_indptr, te_indices, batch, negatives[start:start + batch.size],
                                         list(ks), list(metrics), num_threads)

@@ -7,11 +7,12 @@ from typing import Dict, Mapping, Sequence, Union
 import numpy as np
 
 from . import attacks as _attacks
+from ._checks import check_names
 
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads: int = 0, show_progress: bool = True):
+               seed: int = 0, num_threads=None, show_progress: bool = True):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -29,6 +30,9 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         Passed to :func:`advrec.evaluate`.
     seed : int
         Seeds the attack (negatives of D', random directions).
+    num_threads : int, optional
+        Threads of the attacks and the evaluation; None (default) = each model's own
+        ``num_threads``, 0 = all cores.
 
     Returns
     -------
@@ -43,9 +47,7 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     from .evaluation import evaluate
 
     named = _name_models(models)
-    unknown = [a for a in attacks if a not in _attacks.ATTACKS]
-    if unknown:
-        raise ValueError(f"unknown attack(s) {unknown}; choose from {sorted(_attacks.ATTACKS)}")
+    attacks = check_names(attacks, "attacks", sorted(_attacks.ATTACKS)) if len(attacks) else ()
     eps = [_attacks._check_eps(e) for e in (eps if np.ndim(eps) else [eps])]
     rows = []
     total = len(named) * (1 + len(attacks) * len(eps))

@@ -26,28 +26,10 @@ from typing import Tuple
 
 import numpy as np
 
+from ._checks import check_choice, check_interactions, check_seed
 from .interactions import Interactions
 
 __all__ = ["leave_one_out", "holdout"]
-
-
-def _check_data(data) -> None:
-    if not isinstance(data, Interactions):
-        raise TypeError(f"data must be an advrec.Interactions, got {type(data).__name__}")
-
-
-def _check_by(by: str, allowed) -> str:
-    if by not in allowed:
-        raise ValueError(f"by must be one of {', '.join(repr(a) for a in allowed)}; got {by!r}")
-    return by
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    return int(seed)
 
 
 def _rank_within_user(data: Interactions, by: str, seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -112,9 +94,9 @@ def leave_one_out(data: Interactions, by: str = "time", seed: int = 0,
         Sharing the id space. Users with a single interaction are in ``train`` only.
         Both carry the ``split_info`` dict (see the module docstring).
     """
-    _check_data(data)
-    _check_by(by, ("time", "random"))
-    seed = _check_seed(seed)
+    check_interactions(data, "data")
+    check_choice(by, "by", ("time", "random"))
+    seed = check_seed(seed)
     from_end, counts = _rank_within_user(data, by, seed)
     is_test = (from_end == 0) & (counts[data.users] >= 2)
     info = {"method": "leave_one_out", "by": by, "seed": seed,
@@ -147,9 +129,9 @@ def holdout(data: Interactions, test_size: float = 0.2, by: str = "random", seed
     train, test : Interactions
         Sharing the id space; both carry ``split_info``.
     """
-    _check_data(data)
-    _check_by(by, ("random", "time"))
-    seed = _check_seed(seed)
+    check_interactions(data, "data")
+    check_choice(by, "by", ("random", "time"))
+    seed = check_seed(seed)
     if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, (int, float, np.integer, np.floating)):
         raise TypeError(f"test_size must be a float in (0, 1), got {test_size!r}")
     test_size = float(test_size)

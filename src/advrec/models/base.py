@@ -24,31 +24,63 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._checks import as_int32_ids as _as_int32_ids, check_k, model_threads
+# Re-exported: the trainers and older code import the checks from here.
+from .._checks import check_float, check_positive_int, check_train  # noqa: F401
+from .._ranking import top_k
 
 FORMAT_VERSION = 1
 
+#: ``pretrain_epochs`` value of the adversarial models: half of ``epochs`` is clean pre-training
+PRETRAIN_AUTO = "auto"
+#: eps above this multiple of the median norm of the perturbed vectors draws a warning
+ADVERSARY_SCALE_LIMIT = 1.0
+#: a training accuracy this close to 0.5, after having been above COLLAPSE_FROM, counts as a collapse
+COLLAPSE_ACCURACY = 0.52
+COLLAPSE_FROM = 0.6
+
+#: every model class by its name: the one registry (loading, experiment files, model fixtures)
 _REGISTRY: Dict[str, type] = {}
+#: other names of registered classes (``DUIF`` -> ``ContentMF``); files always record the class name
+_ALIASES: Dict[str, str] = {}
 
 
-def register(cls):
-    """Class decorator: makes a model class loadable by :func:`advrec.load`."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+def register(cls=None, *, aliases: Sequence[str] = ()):
+    """Class decorator: makes a model class loadable by :func:`advrec.load` and usable by name in
+    experiment files (also under ``aliases``)."""
+    def add(cls):
+        _REGISTRY[cls.__name__] = cls
+        for alias in aliases:
+            _ALIASES[alias] = cls.__name__
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def model_classes() -> Dict[str, type]:
+    """Every registered model class by name, aliases included, in registration order."""
+    import advrec  # noqa: F401  (importing the package registers every class)
+
+    out = dict(_REGISTRY)
+    for alias, name in _ALIASES.items():
+        out[alias] = _REGISTRY[name]
+    return out
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside the advrec
+    package (the user's ``fit`` call), however deep inside the package it is raised."""
+    import sys
+
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class NotFittedError(ValueError):
     """Raised when a model is used before :meth:`Recommender.fit`."""
-
-
-def _as_int32_ids(values, name: str, upper: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind == "b" or (arr.size and arr.dtype.kind not in "iu"):
-        raise TypeError(f"{name} must be integer ids, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= upper):
-        bad = arr[(arr < 0) | (arr >= upper)][0]
-        raise ValueError(f"{name} contains id {bad}, outside [0, {upper})")
-    return arr.astype(np.int32)
 
 
 class Recommender:
@@ -68,6 +100,16 @@ class Recommender:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        """Stores the ``__init__`` arguments as attributes of the same names and marks the model
+        unfitted. Call it first thing in ``__init__`` as ``self._set_params(locals())``."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        self.n_users = None
+        self.n_items = None
+        self.history_ = []
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -128,7 +170,7 @@ class Recommender:
             return np.einsum("nd,nmd->nm", U, cand)
         raise ValueError("items must be 1-d (pairwise) or 2-d with one row per user")
 
-    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads: int = 0):
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, num_threads=None):
         """Top-``k`` items for one user or a batch.
 
         Parameters
@@ -140,24 +182,23 @@ class Recommender:
             remaining slots hold id -1 and score -inf.
         exclude_seen : bool
             Leave out the items each user interacted with in the training data.
+        num_threads : int, optional
+            Threads of the ranking kernel; None (default) = the model's own ``num_threads``
+            (all cores for a model without one), 0 = all cores.
 
         Returns
         -------
         (ids, scores) : int32 and float32 arrays of shape (n, k), or (k,) for a single user,
             best first.
         """
-        from ..evaluation import top_k
-
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an integer, got {type(k).__name__}")
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
+        k = check_k(k)
+        num_threads = model_threads(self, num_threads)
         ids, scalar = self._check_users(users)
         U, V = self._scoring_factors(ids)
         exclude = None
         if exclude_seen:
             exclude = (self._train_indptr, self._train_indices, ids)
-        top_ids, top_scores = top_k(U, V, int(k), exclude=exclude, num_threads=num_threads)
+        top_ids, top_scores = top_k(U, V, k, exclude=exclude, num_threads=num_threads)
         if scalar:
             return top_ids[0], top_scores[0]
         return top_ids, top_scores
@@ -279,6 +320,7 @@ class EpochLoop:
         self.show_progress = show_progress
         if not hasattr(model, "history_") or model.history_ is None:
             model.history_ = []
+        model.collapsed_ = False
         self._best = -math.inf
         self._since_best = 0
 
@@ -317,6 +359,7 @@ class EpochLoop:
         figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
         if self.eval_every and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
+        self._check_collapse(figures)
         model.history_.append(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
@@ -324,6 +367,35 @@ class EpochLoop:
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop(figures)
+
+    def _check_collapse(self, figures: Dict[str, Any]) -> None:
+        """Flags an epoch whose training accuracy fell back to chance (pairs ranked no better than
+        by a coin) after having been clearly better: the signature of an adversary that overwhelms
+        the model (eps too large for the embedding norms) or of a learning rate that destroyed what
+        was learned. Marks ``figures["collapsed"]``, sets ``model.collapsed_`` and warns once."""
+        accuracy = figures.get("accuracy")
+        if not isinstance(accuracy, float) or not math.isfinite(accuracy):
+            return
+        model = self.model
+        best = max((h.get("accuracy", 0.0) for h in model.history_ if isinstance(h.get("accuracy"), float)),
+                   default=0.0)
+        if best >= COLLAPSE_FROM and accuracy <= COLLAPSE_ACCURACY:
+            figures["collapsed"] = True
+            if not getattr(model, "collapsed_", False):
+                import warnings
+
+                hint = ""
+                if figures.get("phase") == getattr(model, "_adversarial_phase", None):
+                    norms = {name: float(np.median(n)) for name, n in model._adversary_row_norms().items() if n.size}
+                    shown = ", ".join(f"{name} {med:.3g}" for name, med in norms.items())
+                    hint = (f" The adversary's eps={model._effective_eps():g} against median norms of the perturbed vectors "
+                            f"({shown}) is the likely cause: lower eps or pre-train longer.")
+                else:
+                    hint = " A learning rate too large for this data is the usual cause."
+                warnings.warn(f"{type(model).__name__} collapsed in epoch {figures.get('epoch')}: training accuracy "
+                              f"fell to {accuracy:.3f} (chance is 0.5) after reaching {best:.3f}; the model now ranks "
+                              f"no better than chance.{hint}", RuntimeWarning, stacklevel=_caller_stacklevel())
+            model.collapsed_ = True
 
     def _validate(self) -> Dict[str, float]:
         from ..evaluation import evaluate
@@ -346,40 +418,43 @@ class EpochLoop:
         return self._since_best >= self.patience
 
 
-# ---- argument checks shared by the trainers ------------------------------------------------------
-def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return int(value)
-
-
-def check_float(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v) or v < minimum or (strict and v == minimum):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}, got {value}")
-    return v
-
-
-def check_train(train) -> None:
-    for attr in ("n_users", "n_items", "csr_arrays"):
-        if not hasattr(train, attr):
-            raise TypeError(f"train must be an advrec.Interactions, got {type(train).__name__}")
-    if len(train) == 0:
-        raise ValueError("train is empty: no interactions to learn from")
-
-
 class EpochTrained(Recommender):
     """A model the engine trains epoch by epoch (BPR-MF, AMF, the content models, SASRec).
 
-    Subclasses provide ``_phases(epochs) -> [(name, n_epochs, engine_config), ...]`` (AMF: BPR
-    pre-training then APR) and ``_epoch_fn(train, config) -> callable(epoch) -> dict``; this class
-    runs them through :class:`EpochLoop`, so every trainer gets the same progress bar, callbacks,
-    validation, early stopping, Ctrl-C handling and ``partial_fit``.
+    :meth:`fit` is written once here; a model fills in hooks:
+
+    ``_validate_hyper()``
+        Checks its hyper-parameters (call ``super()``; the shared ones are checked here).
+    ``_fit_inputs(train, init, **inputs) -> dict``
+        Checks extra inputs of ``fit`` (the content models: ``item_features``) and returns them
+        as keyword arguments for the two state hooks. The default accepts none.
+    ``_init_state(train, **inputs)`` / ``_copy_state_from(init, train, **inputs)``
+        A fresh random start, or a copy of a fitted ``init`` model (parameters, optimiser state,
+        epoch counter and history) that is never modified.
+    ``_adopt_init(init)``
+        Optionally takes structural parameters from ``init`` before anything is checked.
+    ``_engine_config()`` and ``_epoch_fn(train, config) -> callable(epoch) -> dict``
+        The engine configuration of clean training and the one place that calls the engine.
+    ``_phases(epochs, fresh) -> [(name, n_epochs, config), ...]`` and ``_start_phase(name, config)``
+        By default one phase named ``_clean_phase``; :class:`advrec.models.adversarial.Adversarial`
+        puts clean pre-training before the adversarial phase, whose budget it fixes when it starts.
+
+    Every phase runs through :class:`EpochLoop`, so every trainer gets the same progress bar,
+    callbacks, validation, early stopping, Ctrl-C handling and :meth:`partial_fit`. Attacks use
+    ``_perturbable_blocks`` (block name -> parameter attribute), ``_loss_gradients`` and the
+    generic :meth:`_perturbed_copy`.
     """
+
+    #: name of the clean training phase in ``history_``
+    _clean_phase = "train"
+    #: parameter blocks an adversary may perturb: block name -> attribute holding it
+    _perturbable_blocks: Dict[str, str] = {}
+    #: optimiser slots among ``_array_names`` (a perturbed copy does not carry them)
+    _optimizer_arrays: Tuple[str, ...] = ()
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
+        self._epochs_done = 0
 
     # The epoch counter survives save/load, so that a loaded model continues its history.
     def _extra_state(self) -> Dict[str, Any]:
@@ -391,11 +466,57 @@ class EpochTrained(Recommender):
         super()._set_extra_state(state)
         self._epochs_done = int(state.get("epochs_done", 0))
 
-    def _phases(self, epochs: int):
+    # ---- hooks ------------------------------------------------------------------------------
+    def _validate_hyper(self) -> None:
+        """Raises on invalid hyper-parameters; subclasses extend it (calling ``super()``). Here: the
+        ones every epoch-trained model has."""
+        check_positive_int(self.epochs, "epochs", allow_zero=True)
+        check_positive_int(self.num_threads, "num_threads", allow_zero=True)
+        check_positive_int(self.seed, "seed", allow_zero=True)
+
+    def _fit_inputs(self, train, init, **inputs) -> Dict[str, Any]:
+        if inputs:
+            raise TypeError(f"{type(self).__name__}.fit got unexpected keyword argument(s) {sorted(inputs)}")
+        return {}
+
+    def _adopt_init(self, init) -> None:
+        """Takes structural parameters from ``init`` (default: none)."""
+
+    def _init_state(self, train, **inputs) -> None:
+        raise NotImplementedError
+
+    def _copy_state_from(self, other, train, **inputs) -> None:
+        raise NotImplementedError
+
+    def _engine_config(self):
         raise NotImplementedError
 
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
         raise NotImplementedError
+
+    def _phases(self, epochs: int, fresh: bool):
+        """(phase name, number of epochs, engine config) in order; ``fresh`` is True in a
+        :meth:`fit` without ``init`` (a new model), False when continuing one."""
+        return [(self._clean_phase, epochs, self._engine_config())]
+
+    def _start_phase(self, phase: str, cfg) -> None:
+        """Called just before a phase's first epoch, after the phases before it have run (the
+        adversarial models fix their budget here)."""
+
+    # ---- helpers of the state hooks --------------------------------------------------------------
+    def _check_init(self, other, train, types, names: str) -> None:
+        """``other`` must be a fitted model of ``types`` on the id space of ``train``."""
+        if not isinstance(other, types):
+            raise TypeError(f"init must be a fitted {names}, got {type(other).__name__}")
+        other._check_fitted()
+        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
+            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
+                             f"has {train.n_users} x {train.n_items}")
+
+    def _continue_history(self, other) -> None:
+        """A model started from ``other`` continues its epoch counter and history."""
+        self._epochs_done = other._epochs_done
+        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
 
     def _adopt_from(self, init, names: Sequence[str]) -> Dict[str, Any]:
         """Takes the ``init`` model's values of the structural parameters ``names`` when all of them
@@ -415,25 +536,50 @@ class EpochTrained(Recommender):
             setattr(self, name, value)
         return theirs
 
-    # ---- the adversarial objective (AMF, AMR, ASASRec) ---------------------------------------
-    # These models carry eps, reg_adv and pretrain_epochs and build their engine config with
-    # _adversarial_config(); fit without init runs pretrain_epochs clean epochs first.
-    def _validate_adversarial(self) -> None:
-        check_float(self.eps, "eps")
-        check_float(self.reg_adv, "reg_adv")
-        check_positive_int(self.pretrain_epochs, "pretrain_epochs", allow_zero=True)
+    # ---- training ---------------------------------------------------------------------------
+    def fit(self, train, *, init=None, epochs: Optional[int] = None, validation=None, eval_every: int = 0,
+            eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
+            patience: Optional[int] = None, callback=None, **inputs):
+        """Trains the model.
 
-    def _clean_then_adversarial(self, epochs: int, clean_phase: str, adversarial_phase: str):
-        """Phases: ``pretrain_epochs`` clean epochs (only in a fit without ``init``), then
-        ``epochs`` adversarial ones."""
-        phases = []
-        if getattr(self, "_pretrain_now", False) and self.pretrain_epochs:
-            phases.append((clean_phase, int(self.pretrain_epochs), self._phases_clean_config()))
-        phases.append((adversarial_phase, epochs, self._adversarial_config()))
-        return phases
+        Parameters
+        ----------
+        train : advrec.Interactions
+            Training interactions (SASRec: their chronological order gives the sequences).
+        init : fitted model, optional
+            Start from this model's parameters (and optimiser state) instead of a random
+            initialisation; the epoch counter and history continue from it. Not modified. Which
+            classes are accepted is in each class's documentation (e.g. a VBPR accepts a BPRMF).
+        epochs : int, optional
+            Overrides ``self.epochs`` for this call.
+        validation : advrec.Interactions, optional
+            Held-out interactions evaluated every ``eval_every`` epochs (full ranking); figures go
+            into ``history_`` as ``val_<metric>@<k>``.
+        patience : int, optional
+            Stop when the monitored validation metric (the last of ``eval_metrics`` at the first
+            ``eval_k``) has not improved for this many evaluations.
+        callback : callable, optional
+            ``callback(epoch, figures)`` after every epoch; returning False stops training.
+        **inputs
+            Model-specific inputs: the content models (VBPR, AMR, ContentMF) take
+            ``item_features`` (n_items x D; default: ``init``'s, else ``train.item_features``).
 
-    def _validate_hyper(self) -> None:
-        """Raises on invalid hyper-parameters (override)."""
+        Returns
+        -------
+        self
+        """
+        if init is not None:
+            self._adopt_init(init)
+        self._validate_hyper()
+        check_train(train)
+        inputs = self._fit_inputs(train, init, **inputs)
+        self._remember_train(train)
+        if init is not None:
+            self._copy_state_from(init, train, **inputs)
+        else:
+            self._init_state(train, **inputs)
+        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+                           fresh=init is None)
 
     def partial_fit(self, train, *, epochs: int = 1, **kwargs):
         """Continues training a fitted model for ``epochs`` more epochs.
@@ -455,12 +601,48 @@ class EpochTrained(Recommender):
                            kwargs.get("eval_k", (10,)), kwargs.get("eval_metrics", ("hr", "ndcg")),
                            kwargs.get("patience"), kwargs.get("callback"))
 
-    def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback):
+    def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
+               fresh: bool = False):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress)
-        for phase, count, cfg in self._phases(n):
+        for phase, count, cfg in self._phases(n, fresh):
+            if count:
+                self._start_phase(phase, cfg)
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
                 break
         return self
+
+    # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
+    def _threads(self, num_threads) -> int:
+        """A per-call thread count: None = this model's ``num_threads``."""
+        return model_threads(self, num_threads)
+
+    def _perturbable(self) -> Dict[str, np.ndarray]:
+        """Parameter blocks an adversary may perturb, by name."""
+        self._check_fitted()
+        return {block: getattr(self, attr) for block, attr in self._perturbable_blocks.items()}
+
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
+        """The training loss summed over ``triples`` at the parameters + ``deltas`` and its gradient
+        with respect to each perturbable block: ``(loss, n_correct, {name: gradient})``."""
+        raise NotImplementedError
+
+    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]):
+        """A new model whose blocks are the parameters + ``deltas`` (the model itself is unchanged).
+
+        The copy has no optimiser state and an empty history; it shares the (read-only) training
+        index with this model and keeps its epoch counter."""
+        clone = type(self)(**self.get_params())
+        clone._set_extra_state(self._extra_state())
+        for name in self._array_names:
+            value = getattr(self, name, None)
+            keep = value is not None and name not in self._optimizer_arrays
+            setattr(clone, name, value.copy() if keep else None)
+        for block, delta in deltas.items():
+            attr = self._perturbable_blocks[block]
+            setattr(clone, attr, np.ascontiguousarray(getattr(self, attr) + delta, dtype=np.float32))
+        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
+        clone.history_ = []
+        return clone

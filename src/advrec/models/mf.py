@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
+from .._checks import check_bpr_trainer, check_positive_int
 from .._engine import core
+from .adversarial import Adversarial
 from .base import EpochTrained, register
-# Argument checks shared by every trainer (imported from here by older code paths too).
-from .base import check_float as _check_float, check_positive_int as _check_positive_int, check_train as _check_train
-
-_OPTIMIZERS = ("sgd", "adagrad")
-_PERTURB = ("both", "users", "items")
 
 
 @register
@@ -59,38 +56,17 @@ class BPRMF(EpochTrained):
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
                  show_progress: bool = True):
-        self.factors = factors
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.use_bias = use_bias
-        self.reg_bias = reg_bias
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
+    _clean_phase = "bpr"
+    _perturbable_blocks = {"users": "user_factors", "items": "item_factors"}
+    _optimizer_arrays = ("user_accum", "item_accum", "bias_accum")
+
     def _validate_hyper(self) -> None:
-        _check_positive_int(self.factors, "factors")
-        _check_float(self.lr, "lr", strict=True)
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        _check_float(self.reg, "reg")
-        _check_float(self.reg_bias, "reg_bias")
-        _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_float(self.init_std, "init_std")
-        _check_float(self.adagrad_init, "adagrad_init", strict=True)
-        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        _check_positive_int(self.seed, "seed", allow_zero=True)
+        super()._validate_hyper()
+        check_positive_int(self.factors, "factors")
+        check_bpr_trainer(self)
 
     def _engine_config(self):
         cfg = core.MFTrainConfig()
@@ -125,12 +101,7 @@ class BPRMF(EpochTrained):
             self.user_accum = self.item_accum = self.bias_accum = None
 
     def _copy_state_from(self, other: "BPRMF", train) -> None:
-        if not isinstance(other, BPRMF):
-            raise TypeError(f"init must be a fitted BPRMF or AMF, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, BPRMF, "BPRMF or AMF")
         if other.user_factors.shape[1] != self.factors:
             raise ValueError(f"init model has {other.user_factors.shape[1]} factors, this model {self.factors}")
         self.n_users, self.n_items = other.n_users, other.n_items
@@ -149,8 +120,7 @@ class BPRMF(EpochTrained):
             self.bias_accum = other.bias_accum.copy() if other.bias_accum is not None else None
         else:
             self._reset_optimizer()
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
 
     # ---- training -----------------------------------------------------------------------------
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
@@ -165,46 +135,6 @@ class BPRMF(EpochTrained):
     def _engine_arrays(self) -> Dict[str, Any]:
         """The parameter arrays the engine trains in place, by name."""
         return {name: getattr(self, name) for name in self._array_names}
-
-    def fit(self, train, *, init: Optional["BPRMF"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-            Training interactions.
-        init : BPRMF, optional
-            Start from this model's parameters (and Adagrad state) instead of a random
-            initialisation; the epoch counter and history continue from it. Not modified.
-        epochs : int, optional
-            Overrides ``self.epochs`` for this call.
-        validation : advrec.Interactions, optional
-            Held-out interactions evaluated every ``eval_every`` epochs (full ranking); figures go
-            into ``history_`` as ``val_<metric>@<k>``.
-        patience : int, optional
-            Stop when the monitored validation metric (the last of ``eval_metrics`` at the first
-            ``eval_k``) has not improved for this many evaluations.
-        callback : callable, optional
-            ``callback(epoch, figures)`` after every epoch; returning False stops training.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        _check_train(train)
-        if init is not None:
-            self._copy_state_from(init, train)
-        else:
-            self._init_state(train)
-        self._remember_train(train)
-        return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-
-    def _phases(self, epochs: int):
-        """(phase name, number of epochs, engine config) in order."""
-        return [("bpr", epochs, self._engine_config())]
 
     # ---- scoring ------------------------------------------------------------------------------
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -235,14 +165,10 @@ class BPRMF(EpochTrained):
                 raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
     # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """Parameter blocks an adversary may perturb, by name."""
-        self._check_fitted()
-        return {"users": self.user_factors, "items": self.item_factors}
-
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """BPR loss summed over ``triples`` at the parameters + ``deltas``, and its gradient
         with respect to each perturbed block. Returns ``(loss, n_correct, {name: gradient})``."""
+        num_threads = self._threads(num_threads)
         users, pos, neg = triples
         P = self.user_factors + deltas["users"] if "users" in deltas else self.user_factors
         Q = self.item_factors + deltas["items"] if "items" in deltas else self.item_factors
@@ -251,22 +177,9 @@ class BPRMF(EpochTrained):
         loss, correct, gu, gi = core.bpr_gradients(arrays, users, pos, neg, True, True, num_threads)
         return loss, correct, {"users": gu, "items": gi}
 
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "BPRMF":
-        """A new model whose blocks are the parameters + ``deltas`` (the model itself is unchanged)."""
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        clone.user_factors = (self.user_factors + deltas["users"]) if "users" in deltas else self.user_factors.copy()
-        clone.item_factors = (self.item_factors + deltas["items"]) if "items" in deltas else self.item_factors.copy()
-        clone.item_bias = None if self.item_bias is None else self.item_bias.copy()
-        clone.user_accum = clone.item_accum = clone.bias_accum = None
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone.history_ = []
-        return clone
-
 
 @register
-class AMF(BPRMF):
+class AMF(Adversarial, BPRMF):
     """Adversarial Matrix Factorisation: BPR-MF trained with Adversarial Personalized Ranking.
 
     Objective (He et al. 2018, eq. 4 and 12): ``L_BPR(Theta) + reg_adv * L_BPR(Theta + Delta_adv)``
@@ -280,57 +193,47 @@ class AMF(BPRMF):
 
     Parameters
     ----------
-    eps : float
-        Perturbation size per embedding vector (the paper: 0.5).
+    eps : float or None
+        Perturbation size per embedding vector (the paper: 0.5), absolute. None: relative to the
+        embeddings, see ``eps_relative``.
+    eps_relative : float
+        Used only when ``eps`` is None: the budget is ``eps_relative`` times the median norm of the
+        perturbed vectors, measured when the adversarial phase starts (a scale-free budget; the
+        papers' absolute epsilon assumes embeddings of norm around 1 or more).
     reg_adv : float
         Weight lambda of the adversarial term (the paper: 1).
-    pretrain_epochs : int
-        Plain BPR epochs run before the adversarial ones within one :meth:`fit` (ignored when
-        ``init=`` is given). The paper pre-trains with BPR: use ``fit(train, init=bpr_model)`` or
-        this.
+    pretrain_epochs : "auto" or int
+        Clean BPR pre-training within a :meth:`fit` without ``init=`` (ignored with ``init=``).
+        ``"auto"`` (default): the first half of ``epochs`` (rounded up) is plain BPR and the rest
+        APR, so ``AMF(epochs=100)`` trains as many epochs in total as ``BPRMF(epochs=100)``. An
+        integer N: N BPR epochs *before* ``epochs`` APR epochs; ``0`` runs APR from the random
+        initialisation, which collapses at the paper's eps = 0.5 (the adversary outweighs embeddings
+        of norm ~0.08): the paper pre-trains for this reason. A warning is raised when eps exceeds
+        the median norm of the perturbed embeddings at the start of the APR phase.
     perturb : {"both", "users", "items"}
         Which embeddings the adversary perturbs.
     **kwargs
         Every :class:`BPRMF` parameter.
     """
 
-    def __init__(self, factors: int = 64, eps: float = 0.5, reg_adv: float = 1.0, pretrain_epochs: int = 0,
+    def __init__(self, factors: int = 64, eps: float = 0.5, reg_adv: float = 1.0, pretrain_epochs="auto",
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
-        super().__init__(factors=factors, lr=lr, optimizer=optimizer, reg=reg, use_bias=use_bias,
-                         reg_bias=reg_bias, epochs=epochs, batch_size=batch_size, init_std=init_std,
-                         adagrad_init=adagrad_init, num_threads=num_threads, seed=seed,
-                         show_progress=show_progress)
-        self.eps = eps
-        self.reg_adv = reg_adv
-        self.pretrain_epochs = pretrain_epochs
-        self.perturb = perturb
+                 show_progress: bool = True, eps_relative: float = 0.1):
+        self._set_params(locals())
 
-    def _validate_hyper(self) -> None:
-        super()._validate_hyper()
-        self._validate_adversarial()
-        if self.perturb not in _PERTURB:
-            raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
+    _adversarial_phase = "apr"
+    _perturb_choices = ("both", "users", "items")
 
-    def _adversarial_config(self):
-        cfg = self._engine_config()
-        cfg.eps = float(self.eps)
-        cfg.reg_adv = float(self.reg_adv)
+    def _place_adversary(self, cfg) -> None:
         cfg.perturb_users = self.perturb in ("both", "users")
         cfg.perturb_items = self.perturb in ("both", "items")
-        return cfg
 
-    def fit(self, train, *, init=None, **kwargs):
-        self._pretrain_now = init is None
-        try:
-            return super().fit(train, init=init, **kwargs)
-        finally:
-            self._pretrain_now = False
-
-    def _phases(self, epochs: int):
-        return self._clean_then_adversarial(epochs, "bpr", "apr")
-
-    def _phases_clean_config(self):
-        return self._engine_config()
+    def _adversary_row_norms(self) -> Dict[str, np.ndarray]:
+        norms = super()._adversary_row_norms()
+        if self.perturb == "users":
+            norms.pop("items")
+        elif self.perturb == "items":
+            norms.pop("users")
+        return norms

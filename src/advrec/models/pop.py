@@ -6,6 +6,7 @@ from typing import Tuple
 
 import numpy as np
 
+from .._checks import check_train
 from .base import Recommender, register
 
 
@@ -19,15 +20,11 @@ class ItemPop(Recommender):
     _array_names = ("item_counts",)
 
     def __init__(self):
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
+        self._set_params(locals())
 
     def fit(self, train, **_ignored):
         """Counts training interactions per item. Returns self."""
-        from .mf import _check_train
-
-        _check_train(train)
+        check_train(train)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         _, indices = train.csr_arrays()
         self.item_counts = np.bincount(indices, minlength=self.n_items).astype(np.float32)

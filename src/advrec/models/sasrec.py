@@ -3,15 +3,14 @@ Optimisation (SAO, Manotumruksa & Yilmaz, SIGIR 2020). Forward and backward run 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .._checks import check_bool, check_float, check_positive_int
 from .._engine import core
+from .adversarial import Adversarial
 from .base import EpochTrained, register
-from .mf import _check_float, _check_positive_int, _check_train
-
-_PERTURB = ("paper", "output")
 
 
 @register
@@ -65,48 +64,37 @@ class SASRec(EpochTrained):
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
                  lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.maxlen = maxlen
-        self.blocks = blocks
-        self.heads = heads
-        self.dropout = dropout
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.l2 = l2
-        self.sync = sync
-        self.lazy_adam = lazy_adam
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
+        self._set_params(locals())
+
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
         self._adam = None
 
     # ---- validation -----------------------------------------------------------------------------
+    _clean_phase = "sasrec"
+    _perturbable_blocks = {"items": "item_emb"}  # used at every sequence position and as output embedding
+
     def _validate_hyper(self) -> None:
-        _check_positive_int(self.factors, "factors")
-        _check_positive_int(self.maxlen, "maxlen")
-        _check_positive_int(self.blocks, "blocks", allow_zero=True)
-        _check_positive_int(self.heads, "heads")
+        super()._validate_hyper()
+        check_positive_int(self.factors, "factors")
+        check_positive_int(self.maxlen, "maxlen")
+        check_positive_int(self.blocks, "blocks", allow_zero=True)
+        check_positive_int(self.heads, "heads")
         if self.factors % self.heads:
             raise ValueError(f"factors ({self.factors}) must be divisible by heads ({self.heads})")
-        d = _check_float(self.dropout, "dropout")
+        d = check_float(self.dropout, "dropout")
         if d >= 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        _check_float(self.lr, "lr", strict=True)
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_float(self.l2, "l2")
-        for name in ("sync", "lazy_adam"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        _check_positive_int(self.seed, "seed", allow_zero=True)
+        check_float(self.lr, "lr", strict=True)
+        check_positive_int(self.batch_size, "batch_size")
+        check_float(self.l2, "l2")
+        check_bool(self.sync, "sync")
+        check_bool(self.lazy_adam, "lazy_adam")
 
-    def _config(self, adversarial: bool = False):
+    def _engine_config(self):
+        return self._config()
+
+    def _config(self):
         cfg = core.SASRecConfig()
         cfg.dim = int(self.factors)
         cfg.maxlen = int(self.maxlen)
@@ -159,12 +147,7 @@ class SASRec(EpochTrained):
                           "step": np.zeros(1, np.int64)}
 
     def _copy_state_from(self, other: "SASRec", train) -> None:
-        if not isinstance(other, SASRec):
-            raise TypeError(f"init must be a fitted SASRec or ASASRec, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, SASRec, "SASRec or ASASRec")
         for name in ("factors", "maxlen", "blocks", "heads"):
             if getattr(other, name) != getattr(self, name):
                 raise ValueError(f"init model has {name}={getattr(other, name)}, this model {getattr(self, name)}")
@@ -174,8 +157,7 @@ class SASRec(EpochTrained):
         # Continue Adam from the pre-trained state when it is there (the SAO code restores the
         # SASRec checkpoint including its optimiser slots).
         self._adam = None if other._adam is None else {k: v.copy() for k, v in other._adam.items()}
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
 
     def _remember_sequences(self, train) -> None:
         indptr, items = train.sequences()
@@ -186,46 +168,9 @@ class SASRec(EpochTrained):
                              "next-item transitions from")
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, train, *, init: Optional["SASRec"] = None, epochs: Optional[int] = None, validation=None,
-            eval_every: int = 0, eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
-            patience: Optional[int] = None, callback=None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-            Training interactions; their chronological order gives the sequences.
-        init : SASRec, optional
-            Start from this model's weights (and Adam state); not modified. The epoch counter and
-            history continue from it.
-        epochs : int, optional
-            Overrides ``self.epochs`` for this call.
-        validation, eval_every, eval_k, eval_metrics, patience, callback
-            As :meth:`advrec.BPRMF.fit` (validation is full-ranking).
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        _check_train(train)
-        self._remember_train(train)  # the training pairs and the sequences
-        if init is not None:
-            self._copy_state_from(init, train)
-        else:
-            self._init_state(train)
-        self._pretrain_now = init is None
-        try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-        finally:
-            self._pretrain_now = False
-
     def _remember_train(self, train) -> None:
         super()._remember_train(train)
         self._remember_sequences(train)
-
-    def _phases(self, epochs: int):
-        return [("sasrec", epochs, self._config())]
 
     def _epoch_fn(self, train, cfg):
         self._ensure_adam()
@@ -284,11 +229,6 @@ class SASRec(EpochTrained):
         self.dense = np.ascontiguousarray(self.dense)
 
     # ---- adversarial protocol (see advrec.attacks) ----------------------------------------------
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """The item embedding table (used at every sequence position and as output embedding)."""
-        self._check_fitted()
-        return {"items": self.item_emb}
-
     def _aligned_negatives(self, triples) -> np.ndarray:
         """For every sequence entry (as a next-item target), the negative of the triple (u, item, j);
         -1 where ``triples`` has no such pair."""
@@ -307,10 +247,11 @@ class SASRec(EpochTrained):
         out[found] = neg[at_c[found]]
         return out
 
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """SASRec loss summed over every training position whose (user, next item) pair is in
         ``triples`` (its negative taken from there), dropout off, at item table + ``deltas["items"]``;
         returns ``(loss, n_correct, {"items": gradient})``."""
+        num_threads = self._threads(num_threads)
         neg = self._aligned_negatives(triples)
         users = np.flatnonzero(np.diff(self._seq_indptr) >= 2).astype(np.int32)
         delta = deltas.get("items")
@@ -321,23 +262,9 @@ class SASRec(EpochTrained):
                                                           self._config(), False, num_threads)
         return loss, correct, {"items": gi}
 
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]) -> "SASRec":
-        """A new model with item table + ``deltas["items"]`` (the model itself is unchanged)."""
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        clone.item_emb = (self.item_emb + deltas["items"]).astype(np.float32) if "items" in deltas \
-            else self.item_emb.copy()
-        clone.dense = self.dense.copy()
-        clone._seq_indptr, clone._seq_items = self._seq_indptr, self._seq_items
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone._adam = None
-        clone.history_ = []
-        return clone
-
 
 @register
-class ASASRec(SASRec):
+class ASASRec(Adversarial, SASRec):
     """SASRec trained with Sequential-based Adversarial Optimisation (SAO).
 
     Objective (eq. 6 and 10): ``L(Theta) + reg_adv * L(Theta + Delta)``, ``Delta = eps * Gamma /
@@ -347,8 +274,15 @@ class ASASRec(SASRec):
 
     Parameters
     ----------
-    eps : float
-        Perturbation norm per vector (paper: 0.5).
+    eps : float or None
+        Perturbation norm per vector, absolute (the paper: 0.5). Default None: the budget is
+        relative to the item embeddings (``eps_relative``), because advrec's SASRec learns item
+        embeddings of median norm ~0.1-0.8 (0.13 on ml-latest-small after 10 epochs), against which
+        the paper's 0.5 outweighs the output embeddings it perturbs and costs accuracy instead of
+        regularising. Pass ``eps=0.5`` for the paper's absolute budget.
+    eps_relative : float
+        With ``eps=None``: the budget is ``eps_relative`` times the median item-embedding norm,
+        measured when the adversarial phase starts (default 0.1).
     reg_adv : float
         lambda (paper: 1).
     perturb : {"paper", "output"}
@@ -359,51 +293,32 @@ class ASASRec(SASRec):
         gradient of the mini-batch loss w.r.t. the whole item table (summed over every use),
         normalised per item row, and added only to the output embeddings of target and negative
         items; the input sequence stays clean.
-    pretrain_epochs : int
-        Plain SASRec epochs before the adversarial ones when :meth:`fit` has no ``init=``
-        (the paper pre-trains SASRec: prefer ``fit(train, init=sasrec_model)``).
+    pretrain_epochs : "auto" or int
+        Clean SASRec pre-training when :meth:`fit` has no ``init=`` (the paper pre-trains SASRec).
+        ``"auto"`` (default): the first half of ``epochs`` (rounded up) is plain SASRec and the
+        rest SAO, so the total equals ``epochs``; an integer N: N plain epochs before ``epochs``
+        SAO epochs. ``0`` starts SAO from the random initialisation, which collapses at eps = 0.5.
     **kwargs
         Every :class:`SASRec` parameter.
     """
 
-    def __init__(self, eps: float = 0.5, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs: int = 0,
+    def __init__(self, eps: Optional[float] = None, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs="auto",
                  factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        super().__init__(factors=factors, maxlen=maxlen, blocks=blocks, heads=heads, dropout=dropout, lr=lr,
-                         batch_size=batch_size, epochs=epochs, l2=l2, sync=sync, lazy_adam=lazy_adam,
-                         num_threads=num_threads, seed=seed, show_progress=show_progress)
-        self.eps = eps
-        self.reg_adv = reg_adv
-        self.perturb = perturb
-        self.pretrain_epochs = pretrain_epochs
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True,
+                 eps_relative: float = 0.1):
+        self._set_params(locals())
 
-    def _validate_hyper(self) -> None:
-        super()._validate_hyper()
-        self._validate_adversarial()
-        if self.perturb not in _PERTURB:
-            raise ValueError(f"perturb must be one of {_PERTURB}, got {self.perturb!r}")
-
+    _adversarial_phase = "sao"
+    _perturb_choices = ("paper", "output")
     _ARCHITECTURE = ("factors", "maxlen", "blocks", "heads")
 
-    def fit(self, train, *, init=None, **kwargs):
-        """As :meth:`SASRec.fit`. With ``init``, an ASASRec left at the default architecture takes
-        the init model's (``factors``, ``maxlen``, ``blocks``, ``heads``), so that
-        ``ASASRec(eps=0.5).fit(train, init=sas)`` works for any SASRec; an explicitly chosen
-        architecture that differs from ``init`` is an error."""
+    def _adopt_init(self, init) -> None:
+        """An ASASRec left at the default architecture takes the init model's (``factors``,
+        ``maxlen``, ``blocks``, ``heads``), so that ``ASASRec(eps=0.5).fit(train, init=sas)`` works
+        for any SASRec; an explicitly chosen architecture that differs from ``init`` is an error."""
         if isinstance(init, SASRec):
             self._adopt_from(init, self._ARCHITECTURE)
-        return super().fit(train, init=init, **kwargs)
 
-    def _adversarial_config(self):
-        cfg = self._config()
-        cfg.eps = float(self.eps)
-        cfg.reg_adv = float(self.reg_adv)
+    def _place_adversary(self, cfg) -> None:
         cfg.perturb = core.SeqPerturb.paper if self.perturb == "paper" else core.SeqPerturb.output
-        return cfg
-
-    def _phases(self, epochs: int):
-        return self._clean_then_adversarial(epochs, "sasrec", "sao")
-
-    def _phases_clean_config(self):
-        return self._config()

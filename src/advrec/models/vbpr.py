@@ -31,15 +31,14 @@ mini-batch kernel with the papers' batch of 512.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .._checks import check_bpr_trainer, check_float, check_positive_int
 from .._engine import core
-from .base import EpochTrained, register
-from .mf import _check_float, _check_positive_int, _check_train
-
-_OPTIMIZERS = ("sgd", "adagrad")
+from .adversarial import Adversarial
+from .base import EpochTrained, _caller_stacklevel, register
 
 
 def check_item_features(F, n_items: int, name: str = "item_features") -> np.ndarray:
@@ -93,45 +92,21 @@ class _ContentModel(EpochTrained):
     def _use_visual_bias(self) -> bool:
         return bool(self.visual_bias)
 
-    def _adversarial(self) -> Tuple[float, float]:
-        return 0.0, 0.0
+    _clean_phase = "bpr"
+    _perturbable_blocks = {"features": "item_features"}  # AMR's threat model
+    _optimizer_arrays = ("user_accum", "item_accum", "user_visual_accum", "projection_accum", "item_bias_accum",
+                         "visual_bias_accum")
 
-    def _common_init(self, lr, optimizer, reg, reg_bias, reg_projection, epochs, batch_size, cold_negatives,
-                     init_std, adagrad_init, num_threads, seed, show_progress):
-        self.lr = lr
-        self.optimizer = optimizer
-        self.reg = reg
-        self.reg_bias = reg_bias
-        self.reg_projection = reg_projection
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.cold_negatives = cold_negatives
-        self.init_std = init_std
-        self.adagrad_init = adagrad_init
-        self.num_threads = num_threads
-        self.seed = seed
-        self.show_progress = show_progress
-        self.n_users = None
-        self.n_items = None
-        self.history_ = []
-        self._epochs_done = 0
-        self._version = 0
+    def _set_params(self, params: Dict[str, Any]) -> None:
+        super()._set_params(params)
+        self._version = 0  # bumped whenever parameters change: invalidates the cached item matrix
         for name in self._array_names:
             setattr(self, name, None)
 
     def _validate_hyper(self) -> None:
-        _check_float(self.lr, "lr", strict=True)
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        _check_float(self.reg, "reg")
-        _check_float(self.reg_bias, "reg_bias")
-        _check_float(self.reg_projection, "reg_projection")
-        _check_positive_int(self.epochs, "epochs", allow_zero=True)
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_float(self.init_std, "init_std")
-        _check_float(self.adagrad_init, "adagrad_init", strict=True)
-        _check_positive_int(self.num_threads, "num_threads", allow_zero=True)
-        _check_positive_int(self.seed, "seed", allow_zero=True)
+        super()._validate_hyper()
+        check_bpr_trainer(self)
+        check_float(self.reg_projection, "reg_projection")
         K, V, shared = self._dims()
         if shared and K != V:
             raise ValueError(f"a shared user vector needs visual_factors == factors, got {V} and {K}")
@@ -170,7 +145,8 @@ class _ContentModel(EpochTrained):
         return cfg
 
     # ---- state ------------------------------------------------------------------------------------
-    def _init_state(self, train, F: np.ndarray) -> None:
+    def _init_state(self, train, item_features: np.ndarray) -> None:
+        F = item_features
         rng = np.random.default_rng(self.seed)
         K, V, shared = self._dims()
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
@@ -205,12 +181,9 @@ class _ContentModel(EpochTrained):
         """VBPR initialised with MF's ID embeddings (AMR section 4.1.3): p_u, q_i (and b_i) are copied,
         the content part starts fresh, and so does the optimiser."""
         K, V, shared = self._dims()
-        mf._check_fitted()
+        self._check_init(mf, train, type(mf), "BPRMF")
         if not K:
             raise ValueError("a content-only model has no ID embeddings to initialise from a BPRMF")
-        if (mf.n_users, mf.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {mf.n_users} users x {mf.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
         if mf.user_factors.shape[1] != K:
             raise ValueError(f"init BPRMF has {mf.user_factors.shape[1]} factors, this model {K}")
         self._init_state(train, F)
@@ -223,17 +196,13 @@ class _ContentModel(EpochTrained):
         self._epochs_done = 0
         self.history_ = []
 
-    def _copy_state_from(self, other: "_ContentModel", train, F: np.ndarray) -> None:
+    def _copy_state_from(self, other: "_ContentModel", train, item_features: np.ndarray) -> None:
         from .mf import BPRMF
 
+        F = item_features
         if isinstance(other, BPRMF):
             return self._init_from_mf(other, train, F)
-        if not isinstance(other, _ContentModel):
-            raise TypeError(f"init must be a fitted VBPR, AMR, ContentMF or BPRMF model, got {type(other).__name__}")
-        other._check_fitted()
-        if (other.n_users, other.n_items) != (train.n_users, train.n_items):
-            raise ValueError(f"init model has {other.n_users} users x {other.n_items} items but the training data "
-                             f"has {train.n_users} x {train.n_items}")
+        self._check_init(other, train, _ContentModel, "VBPR, AMR, ContentMF or BPRMF model")
         if other._dims() != self._dims():
             K, V, shared = other._dims()
             hint = (" (AMR's model, eq. 4, has one user vector: pre-train VBPR(shared_user=True, ...) for it, or use "
@@ -264,8 +233,7 @@ class _ContentModel(EpochTrained):
                 setattr(self, name, copy(getattr(other, name)))
         else:
             self._reset_optimizer()
-        self._epochs_done = other._epochs_done
-        self.history_ = [dict(h) for h in getattr(other, "history_", [])]
+        self._continue_history(other)
 
     # ---- training ---------------------------------------------------------------------------------
     def _epoch_fn(self, train, cfg):
@@ -280,49 +248,14 @@ class _ContentModel(EpochTrained):
 
         return run
 
-    def fit(self, train, *, item_features=None, init: Optional["_ContentModel"] = None, epochs: Optional[int] = None,
-            validation=None, eval_every: int = 0, eval_k: Sequence[int] = (10,),
-            eval_metrics: Sequence[str] = ("hr", "ndcg"), patience: Optional[int] = None, callback=None):
-        """Trains the model.
-
-        Parameters
-        ----------
-        train : advrec.Interactions
-        item_features : array (n_items, D) or scipy.sparse matrix, optional
-            Item content features; row k describes internal item k. Any real dtype (converted to
-            float32; sparse input is densified). Default: ``init``'s features, else
-            ``train.item_features``.
-        init : VBPR, AMR, ContentMF or BPRMF, optional
-            Start from this fitted model's parameters (and Adagrad state); a content model must
-            have the same structure. A BPRMF (same factors) provides the ID embeddings p_u, q_i
-            (and b_i) while the content part and the optimiser start fresh, as the AMR paper
-            initialises VBPR from MF. Not modified.
-        epochs, validation, eval_every, eval_k, eval_metrics, patience, callback
-            As in :meth:`advrec.BPRMF.fit`.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_hyper()
-        _check_train(train)
+    def _fit_inputs(self, train, init, item_features=None) -> Dict[str, Any]:
+        """``item_features``: array (n_items, D) or scipy.sparse matrix; row k describes internal
+        item k. Any real dtype (converted to float32; sparse input is densified). Default:
+        ``init``'s features, else ``train.item_features``."""
         if item_features is None:
             item_features = init.item_features if init is not None and getattr(init, "item_features", None) is not None \
                 else train.item_features
-        F = check_item_features(item_features, int(train.n_items))
-        if init is not None:
-            self._copy_state_from(init, train, F)
-        else:
-            self._init_state(train, F)
-        self._remember_train(train)
-        self._pretrain_now = init is None
-        try:
-            return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback)
-        finally:
-            self._pretrain_now = False
-
-    def _phases(self, epochs: int):
-        return [("bpr", epochs, self._engine_config())]
+        return {"item_features": check_item_features(item_features, int(train.n_items))}
 
     # ---- scoring ----------------------------------------------------------------------------------
     def item_content_vectors(self, features: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -401,36 +334,15 @@ class _ContentModel(EpochTrained):
                 raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
     # ---- adversarial protocol (see advrec.attacks): the adversary perturbs item features ------------
-    def _perturbable(self) -> Dict[str, np.ndarray]:
-        """Blocks an adversary may perturb: the item content features (AMR's threat model)."""
-        self._check_fitted()
-        return {"features": self.item_features}
-
-    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads: int = 0):
+    def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """BPR loss summed over ``triples`` at features + ``deltas["features"]`` and its gradient
         with respect to every item's feature vector. Returns ``(loss, n_correct, {"features": grad})``."""
+        num_threads = self._threads(num_threads)
         users, pos, neg = triples
         delta = deltas.get("features")
         loss, correct, grad = core.vbpr_feature_gradients(self._arrays(with_accum=False), delta, users, pos, neg,
                                                           int(num_threads))
         return loss, correct, {"features": grad}
-
-    def _perturbed_copy(self, deltas: Dict[str, np.ndarray]):
-        """A copy whose item features are ``features + deltas["features"]`` (this model is unchanged)."""
-        clone = type(self)(**self.get_params())
-        clone.n_users, clone.n_items = self.n_users, self.n_items
-        for name in self._array_names:
-            value = getattr(self, name, None)
-            setattr(clone, name, None if value is None else value.copy())
-        if "features" in deltas:
-            clone.item_features = np.ascontiguousarray(self.item_features + deltas["features"], dtype=np.float32)
-        for name in ("user_accum", "item_accum", "user_visual_accum", "projection_accum", "item_bias_accum",
-                     "visual_bias_accum"):
-            setattr(clone, name, None)
-        clone._train_indptr, clone._train_indices = self._train_indptr, self._train_indices
-        clone._epochs_done = self._epochs_done
-        clone.history_ = []
-        return clone
 
 
 @register
@@ -470,22 +382,16 @@ class VBPR(_ContentModel):
                  reg: float = 0.0, reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100,
                  batch_size: int = 512, cold_negatives: bool = False, init_std: float = 0.01,
                  adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.visual_factors = visual_factors
-        self.item_bias = item_bias
-        self.visual_bias = visual_bias
-        self.shared_user = shared_user
-        self._common_init(lr, optimizer, reg, reg_bias, reg_projection, epochs, batch_size, cold_negatives, init_std,
-                          adagrad_init, num_threads, seed, show_progress)
+        self._set_params(locals())
 
     def _dims(self) -> Tuple[int, int, bool]:
-        K = _check_positive_int(self.factors, "factors")
-        V = K if self.visual_factors is None else _check_positive_int(self.visual_factors, "visual_factors")
+        K = check_positive_int(self.factors, "factors")
+        V = K if self.visual_factors is None else check_positive_int(self.visual_factors, "visual_factors")
         return K, V, bool(self.shared_user)
 
 
 @register
-class AMR(VBPR):
+class AMR(Adversarial, VBPR):
     """Adversarial Multimedia Recommendation (Tang et al. 2019).
 
     The model of eq. 4, ``y(u, i) = p_u . (q_i + E c_i)`` (``shared_user=True``; VBPR's bias terms
@@ -496,43 +402,44 @@ class AMR(VBPR):
     section 3.3).
 
     The paper calls pre-training indispensable: ``AMR(...).fit(train, init=vbpr)`` with a VBPR of the
-    same structure (``VBPR(shared_user=True, item_bias=False, visual_bias=False)``), or
-    ``pretrain_epochs`` plain epochs within one fit.
+    same structure (``VBPR(shared_user=True, item_bias=False, visual_bias=False)``), or, by default,
+    clean pre-training within one fit (``pretrain_epochs="auto"``).
 
     Parameters
     ----------
-    eps : float
-        L2 budget per item feature vector (the paper: 0.1 on Pinterest, 1 on Amazon).
+    eps : float or None
+        L2 budget per item feature vector (the paper: 0.1 on Pinterest, 1 on Amazon), absolute.
+        None: relative to the feature vectors, see ``eps_relative``.
+    eps_relative : float
+        Used only when ``eps`` is None: the budget is ``eps_relative`` times the median norm of the
+        item feature vectors, measured when the adversarial phase starts (a scale-free budget; the
+        papers' absolute epsilon assumes embeddings of norm around 1 or more).
     reg_adv : float
         Weight lambda of the adversarial term.
-    pretrain_epochs : int
-        Plain VBPR epochs before the adversarial ones when fitting without ``init``.
+    pretrain_epochs : "auto" or int
+        Clean pre-training in a fit without ``init``. ``"auto"`` (default): the first half of
+        ``epochs`` (rounded up) is plain training of the same model and the rest AMR, so the total
+        equals ``epochs``; an integer N: N plain epochs before ``epochs`` AMR epochs (0: none).
     **kwargs
         Every :class:`VBPR` parameter.
     """
 
-    def __init__(self, factors: int = 64, eps: float = 0.1, reg_adv: float = 1.0, pretrain_epochs: int = 0,
+    def __init__(self, factors: int = 64, eps: float = 0.1, reg_adv: float = 1.0, pretrain_epochs="auto",
                  visual_factors: Optional[int] = None, item_bias: bool = False, visual_bias: bool = False,
                  shared_user: bool = True, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        super().__init__(factors=factors, visual_factors=visual_factors, item_bias=item_bias,
-                         visual_bias=visual_bias, shared_user=shared_user, lr=lr, optimizer=optimizer, reg=reg,
-                         reg_bias=reg_bias, reg_projection=reg_projection, epochs=epochs, batch_size=batch_size,
-                         cold_negatives=cold_negatives, init_std=init_std, adagrad_init=adagrad_init,
-                         num_threads=num_threads, seed=seed, show_progress=show_progress)
-        self.eps = eps
-        self.reg_adv = reg_adv
-        self.pretrain_epochs = pretrain_epochs
+                 num_threads: int = 0, seed: int = 0, show_progress: bool = True, eps_relative: float = 0.1):
+        self._set_params(locals())
 
+    _adversarial_phase = "amr"
     _STRUCTURE = ("visual_factors", "item_bias", "visual_bias", "shared_user")
 
-    def fit(self, train, *, item_features=None, init=None, **kwargs):
-        """As :meth:`VBPR.fit`. With ``init`` a content model of another structure (e.g. a default
-        two-vector ``VBPR``) while this AMR keeps its default structure, the AMR adopts the init
-        model's structure (with a warning) and trains that model adversarially on the features;
-        an explicitly chosen structure that differs from ``init`` is an error."""
+    def _adopt_init(self, init) -> None:
+        """With ``init`` a content model of another structure (e.g. a default two-vector ``VBPR``)
+        while this AMR keeps its default structure, the AMR adopts the init model's structure (with
+        a warning) and trains that model adversarially on the features; an explicitly chosen
+        structure that differs from ``init`` is an error."""
         if isinstance(init, VBPR) and not isinstance(init, AMR):
             adopted = self._adopt_from(init, self._STRUCTURE)
             if adopted:
@@ -540,27 +447,10 @@ class AMR(VBPR):
 
                 warnings.warn(f"AMR adopts the structure of its init model ({adopted}) instead of eq. 4's shared "
                               "user vector; pre-train VBPR(shared_user=True, item_bias=False, visual_bias=False) for "
-                              "the paper's model", UserWarning, stacklevel=2)
-        return super().fit(train, item_features=item_features, init=init, **kwargs)
-
-    def _validate_hyper(self) -> None:
-        super()._validate_hyper()
-        self._validate_adversarial()
-
-    def _adversarial_config(self):
-        cfg = self._engine_config()
-        cfg.eps = float(self.eps)
-        cfg.reg_adv = float(self.reg_adv)
-        return cfg
-
-    def _phases(self, epochs: int):
-        return self._clean_then_adversarial(epochs, "bpr", "amr")
-
-    def _phases_clean_config(self):
-        return self._engine_config()
+                              "the paper's model", UserWarning, stacklevel=_caller_stacklevel())
 
 
-@register
+@register(aliases=("DUIF",))
 class ContentMF(_ContentModel):
     """Content-only model (DUIF-style, Geng et al. 2015, trained with BPR as in the AMR paper):
     ``y(u, i) = theta_u . (E c_i) (+ b' . c_i)``. Every item, warm or cold, is scored from its content.
@@ -580,13 +470,11 @@ class ContentMF(_ContentModel):
                  reg: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
                  num_threads: int = 0, seed: int = 0, show_progress: bool = True):
-        self.factors = factors
-        self.visual_bias = visual_bias
-        self._common_init(lr, optimizer, reg, 0.0, reg_projection, epochs, batch_size, cold_negatives, init_std,
-                          adagrad_init, num_threads, seed, show_progress)
+        self._set_params(locals())
+        self.reg_bias = 0.0  # no item bias to regularise
 
     def _dims(self) -> Tuple[int, int, bool]:
-        return 0, _check_positive_int(self.factors, "factors"), False
+        return 0, check_positive_int(self.factors, "factors"), False
 
     def _use_item_bias(self) -> bool:
         return False
