@@ -490,18 +490,27 @@ EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig&
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
   const EpochStats out = run_hogwild_epoch(
       total, config.num_threads, mix_seed(config.seed, config.epoch),
-      [&](Rng& rng, Index begin, Index end, ThreadTotals& tot) {
+      [&](Rng rng, Index begin, Index end, ThreadTotals& tot) {
         SamplePipeline sampler(train, pairs, params, rng);
         sampler.start();
-        auto draw = [&](Sample& s) {
-          s = sampler.next();
-          return s.ok;
-        };
-        std::vector<Sample> batch;
         if (config.batch_size == 1) {
+          // The hot path of BPR and APR: the sample stays in registers (no batch buffer).
           SampleStep step(params, config);
-          run_batches(begin, end, 1, batch, tot, draw, [&](const Sample* b, int, ThreadTotals& t) { step(b[0], t); });
+          for (Index s = begin; s < end; ++s) {
+            const Sample cur = sampler.next();
+            if (!cur.ok) {
+              ++tot.skipped;
+              continue;
+            }
+            step(cur, tot);
+            ++tot.samples;
+          }
         } else {
+          auto draw = [&](Sample& s) {
+            s = sampler.next();
+            return s.ok;
+          };
+          std::vector<Sample> batch;
           BatchStep step(params, config);
           run_batches(begin, end, config.batch_size, batch, tot, draw, step);
         }

@@ -441,7 +441,7 @@ EpochStats train_vbpr(VBPRParams& params, const CsrView& train, const VBPRTrainC
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
   const EpochStats out = run_hogwild_epoch(
       total, config.num_threads, mix_seed(config.seed, config.epoch, 0x7B9Bu),
-      [&](Rng& rng, Index begin, Index end, ThreadTotals& tot) {
+      [&](Rng rng, Index begin, Index end, ThreadTotals& tot) {
         auto next = [&](Triple& t) { return draw(train, pairs, pool, rng, t); };
         std::vector<Triple> batch;
         if (config.batch_size == 1) {
