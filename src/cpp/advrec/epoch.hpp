@@ -23,8 +23,9 @@ namespace advrec {
 // Runs body(rng, begin, end, totals) once per chunk, one chunk per thread, and returns the
 // epoch's summary. Exceptions thrown by a body are rethrown here, after the parallel region.
 // The body takes its Rng by value: a local generator that the compiler can prove no parameter or
-// counter store aliases. (Passed by reference, per-sample BPR-Adagrad epochs measured 8-25% slower
-// than the old inline loop in A/B runs; by value they are back within noise.)
+// counter store aliases. (Passed by reference, per-sample BPR-Adagrad epochs measured 14-28% slower
+// than the old inline loop; by value, a median 1.06x with +-15% noise between repeats under load:
+// benchmarks/results/ab_engine_issue10.json.)
 template <class Body>
 EpochStats run_hogwild_epoch(Index total, int num_threads, std::uint64_t stream_seed, Body&& body) {
   const int n_chunks = resolve_threads(num_threads);
