@@ -41,6 +41,9 @@ TINY = dict(factors=2, epochs=2, maxlen=3, blocks=1, heads=1, batch_size=8, init
 
 def tiny_model(cls, train, seed: int):
     accepted = inspect.signature(cls.__init__).parameters
+    if "user_factors" in accepted:  # a model built from given factors (FactorModel): take a tiny BPR-MF's
+        source = tiny_model(advrec.BPRMF, train, seed)
+        return cls(source.user_factors, source.item_factors).fit(train)
     params = {k: v for k, v in {**TINY, "seed": seed}.items() if k in accepted}
     model = cls(**params)
     inputs = inspect.signature(getattr(model, "_fit_inputs", model.fit)).parameters

@@ -35,5 +35,9 @@ cmake --build build/asan -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$JOBS"
 
+echo "== API reference (Sphinx, warnings are errors)"
+python -m sphinx -E -W --keep-going -q -b html docs/api build/docs-api
+echo "   built build/docs-api/index.html"
+
 echo "== Python tests (pytest, installed package)"
 python -m pytest python/tests -q "$@"

@@ -273,3 +273,15 @@ TEST(Perturbation, NormaliseAndProjectRespectTheBudget) {
   project_rows(box.data(), 1, 3, 1.0f, true, 1);
   EXPECT_EQ(box, (std::vector<float>{1, -1, 0.1f}));
 }
+
+TEST(Perturbation, RowsWhoseSquaredNormOverflowsFloatAreRescaledNotZeroed) {
+  // 3e20^2 overflows float: the row must still land on the eps-ball, not be zeroed by eps / inf.
+  std::vector<float> huge{3e20f, 4e20f};
+  project_rows(huge.data(), 1, 2, 1e19f, false, 1);
+  EXPECT_NEAR(huge[0] / 1e19f, 0.6, 1e-6);
+  EXPECT_NEAR(huge[1] / 1e19f, 0.8, 1e-6);
+  std::vector<float> g{3e20f, -4e20f};
+  fgm_normalise_rows(g.data(), 1, 2, 2.0f, false, 1);
+  EXPECT_NEAR(g[0], 1.2, 1e-6);
+  EXPECT_NEAR(g[1], -1.6, 1e-6);
+}

@@ -72,3 +72,12 @@ def test_notebook_executes_end_to_end():
     assert len(images) >= 5
     text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "AMF" in text and "p-value" in text
+
+
+def test_notebook_uses_only_the_public_api():
+    import re
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    private = [(i, m.group(0)) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+               for m in re.finditer(r"\.\s*_[A-Za-z]\w*", c.source)]
+    assert not private, f"the notebook reaches into private members: {private}"

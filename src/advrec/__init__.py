@@ -15,6 +15,7 @@ from .interactions import Interactions
 from . import datasets, split
 from .models import EpochLoop, NotFittedError, Recommender, load
 from .models.mf import AMF, BPRMF
+from .models.factor import FactorModel
 from .models.pop import ItemPop
 from .models.sasrec import ASASRec, SASRec
 from .models.vbpr import AMR, DUIF, ContentMF, VBPR
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Interactions", "datasets", "split",
     "Recommender", "EpochLoop", "NotFittedError", "load",
-    "ItemPop", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
+    "ItemPop", "FactorModel", "BPRMF", "AMF", "VBPR", "AMR", "ContentMF", "DUIF", "SASRec", "ASASRec",
     "evaluate", "Sampled", "EvaluationResult", "stats",
     "attacks", "robustness", "features", "experiments", "plot",
 ]

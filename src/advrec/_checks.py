@@ -29,6 +29,8 @@ def check_positive_int(value, name: str, allow_zero: bool = False) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    if value > 2**31 - 1:  # every count reaches the engine as a C int
+        raise ValueError(f"{name} must be below 2**31, got {value}")
     return int(value)
 
 
@@ -147,6 +149,20 @@ def check_seed(seed, name: str = "seed") -> int:
     return check_positive_int(seed, name, allow_zero=True)
 
 
+#: Largest accepted batch_size. The engine reserves per-thread buffers of batch_size rows; a larger
+#: value only allocates memory (10**9 used to end in std::bad_alloc).
+MAX_BATCH_SIZE = 1 << 20
+
+
+def check_batch_size(value, name: str = "batch_size") -> int:
+    """A batch size: an integer in [1, MAX_BATCH_SIZE]."""
+    value = check_positive_int(value, name)
+    if value > MAX_BATCH_SIZE:
+        raise ValueError(f"{name} must be at most {MAX_BATCH_SIZE}, got {value}: a larger batch only reserves "
+                         "memory (one epoch never needs more than its number of samples)")
+    return value
+
+
 #: optimisers of the BPR trainers (MF and content families)
 OPTIMIZERS = ("sgd", "adagrad")
 
@@ -155,7 +171,7 @@ def check_bpr_trainer(model) -> None:
     """The hyper-parameters every BPR trainer (BPR-MF, the content models) shares: ``lr``,
     ``batch_size``, ``optimizer``, ``reg``, ``reg_bias``, ``init_std``, ``adagrad_init``."""
     check_float(model.lr, "lr", strict=True)
-    check_positive_int(model.batch_size, "batch_size")
+    check_batch_size(model.batch_size)
     check_choice(model.optimizer, "optimizer", OPTIMIZERS)
     check_float(model.reg, "reg")
     check_float(model.reg_bias, "reg_bias")

@@ -10,6 +10,11 @@ The gradient of the model's training loss is taken over a seeded sample of tripl
 negative per observed training pair (APR section 2.3), recomputed at the current perturbation for
 the iterative attack.
 
+A budget so large that the perturbed scores overflow float32 is *degenerate*: every attack then
+raises :class:`advrec.evaluation.NonFiniteScoresError` (a ``ValueError``) instead of returning a
+model whose metrics would be meaningless, and :func:`advrec.robustness` reports the budget as
+degenerate.
+
 ``num_threads`` of every function: None (the default) uses the attacked model's own
 ``num_threads``, 0 all cores.
 """
@@ -20,9 +25,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from . import _seeds
 from ._checks import check_budget as _check_eps, check_choice, check_interactions, check_num_threads
 from ._checks import check_positive_int, check_same_shape, check_seed, model_threads
 from ._engine import core
+from ._ranking import NonFiniteScoresError, check_factors, describe
 
 _NORMS = ("l2", "sign")
 
@@ -60,7 +67,8 @@ def sample_triples(train, seed: int = 0, negatives_per_pair: int = 1, num_thread
     negatives_per_pair = check_positive_int(negatives_per_pair, "negatives_per_pair")
     num_threads = check_num_threads(num_threads)
     indptr, indices = train.csr_arrays()
-    return core.sample_triples(indptr, indices, int(train.n_items), int(seed), int(negatives_per_pair),
+    return core.sample_triples(indptr, indices, int(train.n_items), _seeds.engine_seed(seed, "attack"),
+                               int(negatives_per_pair),
                                int(num_threads))
 
 
@@ -90,8 +98,17 @@ def fgsm_perturbation(model, train, eps: float = 0.5, *, norm: str = "l2", targe
     """The fast-gradient perturbation itself: ``{block name: delta}`` (see :func:`fgsm`)."""
     eps = _check_eps(eps)
     names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
-    _, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
+    loss, _, grads = model._loss_gradients(triples, {}, num_threads=num_threads)
+    _check_finite_step(loss, grads, names, f"the loss of this {type(model).__name__} (unperturbed)")
     return _normalise({n: grads[n] for n in names}, eps, norm, num_threads)
+
+
+def _check_finite_step(loss, grads, names, where: str) -> None:
+    """A NaN/infinite loss or gradient would be normalised into a zero or arbitrary direction and
+    the attack would silently do nothing: raise instead."""
+    if not np.isfinite(loss) or not all(np.isfinite(grads[n]).all() for n in names):
+        raise NonFiniteScoresError(f"{where} or its gradient is not finite: the scores overflow float32 "
+                                   "(a degenerate budget, or a diverged model)")
 
 
 def fgsm(model, train, eps: float = 0.5, *, norm: str = "l2", target=None, seed: int = 0, triples=None,
@@ -132,7 +149,10 @@ def random_perturbation(model, eps: float = 0.5, *, norm: str = "l2", target=Non
     check_choice(norm, "norm", _NORMS)
     names = _targets(model, target)
     num_threads = model_threads(model, num_threads)
-    rng = np.random.default_rng(seed)
+    return _random_directions(model, names, eps, norm, _seeds.rng(seed, "attack-noise"), num_threads)
+
+
+def _random_directions(model, names, eps: float, norm: str, rng, num_threads: int) -> Dict[str, np.ndarray]:
     blocks = model._perturbable()
     out = {}
     for n in names:
@@ -159,14 +179,16 @@ def iterative_perturbation(model, train, eps: float = 0.5, step: Optional[float]
     names, triples, num_threads = _gradient_attack_inputs(model, train, norm, target, seed, triples, num_threads)
     blocks = model._perturbable()
     if random_start:
-        deltas = random_perturbation(model, eps, norm=norm, target=names, seed=seed + 1, num_threads=num_threads)
-        rng = np.random.default_rng(seed + 2)
+        rng = _seeds.rng(seed, "attack-start")
+        deltas = _random_directions(model, names, eps, norm, rng, num_threads)
         for n in names:  # uniform radius inside the ball, not only on its surface
             deltas[n] *= rng.uniform(0, 1, size=(deltas[n].shape[0], 1)).astype(np.float32)
     else:
         deltas = {n: np.zeros_like(blocks[n], dtype=np.float32) for n in names}
-    for _ in range(int(steps)):
-        _, _, grads = model._loss_gradients(triples, deltas, num_threads=num_threads)
+    for step_index in range(int(steps)):
+        loss, _, grads = model._loss_gradients(triples, deltas, num_threads=num_threads)
+        _check_finite_step(loss, grads, names, f"this {type(model).__name__} under attack 'iterative' at eps={eps:g}: "
+                           f"the loss at step {step_index + 1}")
         moves = _normalise({n: grads[n] for n in names}, step, norm, num_threads)
         for n in names:
             deltas[n] += moves[n]
@@ -187,8 +209,22 @@ def iterative(model, train, eps: float = 0.5, step: Optional[float] = None, step
 
 
 def _finish(model, deltas, info):
+    """The perturbed copy; raises NonFiniteScoresError when the budget is degenerate (the perturbed
+    scores are NaN or overflow float32, so no metric could be computed from them)."""
     clone = model._perturbed_copy(deltas)
     clone.attack_ = info
+    what = describe(clone)
+    if hasattr(clone, "_encode"):
+        # Sequence models compute user vectors with a forward pass over each history; checking them
+        # here would cost a full evaluation, so only the item side is checked now and the scores are
+        # checked when the copy is scored (evaluate / recommend raise the same error).
+        for name, delta in deltas.items():
+            if not np.isfinite(delta).all():
+                raise NonFiniteScoresError(f"{what}: the perturbation of {name!r} is not finite (degenerate budget)")
+        return clone
+    rows = 8192
+    for lo in range(0, clone.n_users, rows):
+        check_factors(*clone._scoring_factors(np.arange(lo, min(lo + rows, clone.n_users), dtype=np.int32)), what)
     return clone
 
 

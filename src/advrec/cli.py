@@ -90,14 +90,39 @@ def _fmt_table(df, floatfmt: str = "{:.4f}") -> str:
     return df.to_string(float_format=lambda v: floatfmt.format(v))
 
 
+class UsageError(Exception):
+    """A bad command-line value: reported as ``advrec: error: ...`` with exit status 2."""
+
+
+def _check_demo_args(args) -> None:
+    """Validates every demo argument before anything is loaded or trained."""
+    import math
+
+    for flag, value, minimum in (("--factors", args.factors, 1), ("--epochs", args.epochs, 0),
+                                 ("--adv-epochs", args.adv_epochs, 0), ("--threads", args.threads, 0),
+                                 ("--seed", args.seed, 0)):
+        if value < minimum:
+            raise UsageError(f"{flag} must be an integer >= {minimum}, got {value}")
+    for flag, values in (("--train-eps", [args.train_eps]), ("--eps", args.eps)):
+        for v in values:
+            if not math.isfinite(v) or v < 0:
+                raise UsageError(f"{flag} must be finite and >= 0, got {v:g}")
+    if args.data and not os.path.exists(args.data):
+        raise UsageError(f"--data {args.data}: no such file or folder")
+
+
 def _demo(args) -> int:
 
     import advrec
 
+    _check_demo_args(args)
     show = _progress(args)
     t0 = time.perf_counter()
     if args.data:
-        data = advrec.datasets.load_movielens(args.data)
+        try:
+            data = advrec.datasets.load_movielens(args.data)
+        except (ValueError, TypeError, OSError, UnicodeDecodeError, LookupError) as exc:
+            raise UsageError(f"--data {args.data}: not a readable MovieLens folder or file: {exc}") from exc
         source = f"MovieLens ratings from {args.data}"
     else:
         data = advrec.datasets.synthetic(seed=args.seed)
@@ -118,9 +143,16 @@ def _demo(args) -> int:
           f"(eps={args.train_eps}, lambda=1) from BPR-MF in {t_amf:.1f} s")
 
     models = {"BPR-MF": bpr, "AMF": amf}
-    table = advrec.robustness(models, train, test, eps=tuple(args.eps), attacks=("fgsm", "random"), k=(10, 50),
-                              metrics=("hr", "ndcg"), seed=args.seed, num_threads=args.threads,
-                              show_progress=show)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="robustness: eps=.* is a degenerate budget")  # reported below
+        table = advrec.robustness(models, train, test, eps=tuple(args.eps), attacks=("fgsm", "random"),
+                                  k=(10, 50), metrics=("hr", "ndcg"), seed=args.seed, num_threads=args.threads,
+                                  show_progress=show)
+    for entry in table.attrs.get("degenerate", []):
+        print(f"note: eps={entry['eps']:g} is a degenerate budget for {entry['model']} under {entry['attack']} "
+              "(the perturbed scores overflow float32): no metric is reported for it")
     clean = table[table["attack"] == "none"].pivot_table(index="model", columns="metric", values="value", sort=False)
     print("\nclean test metrics (full ranking):")
     print(_fmt_table(clean))
@@ -129,7 +161,7 @@ def _demo(args) -> int:
     drops = att.pivot_table(index="model", columns=["attack", "eps"], values="drop", sort=False) * 100
     drops.columns = [f"{'FGM' if a == 'fgsm' else a} ε={e:g}" for a, e in drops.columns]
     print(f"\nrelative drop of {focus} under attack, % (FGM = adversarial, random = same-norm noise):")
-    print(_fmt_table(drops, "{:.1f}"))
+    print(_fmt_table(drops, "{:.1f}") if len(drops.columns) else "(none: every budget was degenerate)")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,11 +186,16 @@ def _demo(args) -> int:
             plt.close(fig)
             written.append(out / "robustness.png")
     fgm = drops[[c for c in drops.columns if c.startswith("FGM")]]
-    if len(fgm.columns):
+    if not len(fgm.columns):
+        print("\nno verdict: no FGM budget gave metrics (see the notes above)")
+    else:
         col = fgm.columns[len(fgm.columns) // 2]
         b, a = float(fgm.loc["BPR-MF", col]), float(fgm.loc["AMF", col])
-        verdict = "more robust" if a < b else "NOT more robust"
-        print(f"\nunder {col}: BPR-MF loses {b:.1f}% {focus}, AMF {a:.1f}% -> AMF is {verdict} here")
+        if b != b or a != a:  # NaN: a degenerate budget
+            print(f"\nunder {col}: no verdict (a degenerate budget; see the note above)")
+        else:
+            verdict = "more robust" if a < b else "NOT more robust"
+            print(f"\nunder {col}: BPR-MF loses {b:.1f}% {focus}, AMF {a:.1f}% -> AMF is {verdict} here")
     print("wrote " + ", ".join(str(p) for p in written) + f"  ({time.perf_counter() - t0:.1f} s in total)")
     return 0
 
@@ -224,7 +261,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "run":
             return _run(args)
         return _info(args)
-    except (ExperimentError, FileNotFoundError) as exc:
+    except (ExperimentError, UsageError, FileNotFoundError) as exc:
         print(f"advrec: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

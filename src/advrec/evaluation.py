@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import (as_int32_ids, check_interactions, check_ks, check_names, check_positive_int, check_same_shape,
                       is_int, model_threads)
 from ._engine import core
-from ._ranking import check_factors, top_k  # noqa: F401  (top_k: public here since the first release)
+from ._ranking import NonFiniteScoresError, check_factors, describe, top_k  # noqa: F401  (public here)
 
 #: metrics with a cut-off, in the order the engine lays them out
 RANK_METRICS = ("hr", "ndcg", "recall", "precision", "mrr", "map")
@@ -126,6 +126,21 @@ def _interactions_csr(data, name: str):
     return np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(indices, dtype=np.int32)
 
 
+def _without_test_pairs(tr_indptr, tr_indices, te_indptr, te_indices, n_items: int):
+    """The training membership minus each user's test items. With repeated events (``keep_repeats``)
+    a user's held-out last event may be an item they consumed before; it must stay a candidate
+    (it is the item to find), while the rest of their history is still excluded."""
+    n_users = tr_indptr.size - 1
+    tr_users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(tr_indptr))
+    te_users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(te_indptr))
+    keep = ~np.isin(tr_users * n_items + tr_indices, te_users * n_items + te_indices)
+    if keep.all():
+        return tr_indptr, tr_indices
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tr_users[keep], minlength=n_users), out=indptr[1:])
+    return indptr, np.ascontiguousarray(tr_indices[keep])
+
+
 def _given_negatives(negatives, users: np.ndarray, n_users: int, n_items: int) -> np.ndarray:
     """Fixed negatives as an (len(users), N) int32 array."""
     if isinstance(negatives, dict):
@@ -176,7 +191,8 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
         ``_scoring_factors(users) -> (U, V)``).
     train : advrec.Interactions
         The training interactions; their items are never candidates (full protocol) and never
-        drawn as negatives (sampled protocol).
+        drawn as negatives (sampled protocol). With ``keep_repeats`` data, a user's test item that
+        also occurs in their history (a repeat) stays a candidate: it is the item to find.
     test : advrec.Interactions
         Held-out interactions in the same id space (from :mod:`advrec.split`).
     k : int or sequence of int
@@ -213,6 +229,8 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
         model._check_fitted()
     tr_indptr, tr_indices = _interactions_csr(train, "train")
     te_indptr, te_indices = _interactions_csr(test, "test")
+    if getattr(train, "keep_repeats", False):
+        tr_indptr, tr_indices = _without_test_pairs(tr_indptr, tr_indices, te_indptr, te_indices, train.n_items)
     for name, data in (("train", train), ("test", test)):
         check_same_shape(model, data, name)
     # Validated once here; the engine calls below (one per batch of users) trust them.
@@ -247,7 +265,7 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
     starts = range(0, has_test.size, int(batch_size))
     for start in tqdm(starts, desc="evaluate", disable=not show_progress, leave=False, unit="batch"):
         batch = has_test[start:start + int(batch_size)]
-        U, V = check_factors(*model._scoring_factors(batch))
+        U, V = check_factors(*model._scoring_factors(batch), what=describe(model))
         if isinstance(protocol, Sampled):
             out = core.evaluate_sampled(U, V, te_indptr, te_indices, batch, negatives[start:start + batch.size],
                                         list(ks), list(metrics), num_threads)

@@ -7,9 +7,13 @@ are read-only and every transformation (filtering, splitting) returns a new obje
 
 Invariants (established by the constructors, relied upon by the engine):
 
-* no duplicate (user, item) pair: duplicates are merged on construction, keeping the earliest
-  interaction by time (ties and missing timestamps: the first in input order), as in the APR paper;
-  the number merged is in :attr:`Interactions.n_duplicates_merged`;
+* no duplicate (user, item) pair by default: duplicates are merged on construction, keeping the
+  earliest interaction by time (ties and missing timestamps: the first in input order), as in the
+  APR paper; the number merged is in :attr:`Interactions.n_duplicates_merged`. With
+  ``keep_repeats=True`` every event is kept instead (repeat consumption, for sequential models):
+  the rows, :meth:`Interactions.sequences` and the splits see every event, while the CSR view
+  (:meth:`Interactions.csr_arrays`, the training-set *membership* used for negatives and for
+  excluding seen items) stays a set;
 * the rows keep the input order of the interactions that survived; "chronological order" means
   ordering by timestamp, ties (and data without timestamps) keeping that input order;
 * ``user_ids[k]`` is the original id of internal user ``k`` (same for items), so two objects produced
@@ -44,6 +48,11 @@ def _readonly(arr: Optional[np.ndarray]) -> Optional[np.ndarray]:
 def _as_1d(values: Any, name: str) -> np.ndarray:
     if values is None:
         raise TypeError(f"{name} must be an array of ids, got None")
+    if sp.issparse(values):
+        raise TypeError(f"{name} must be a 1-d array, got a scipy.sparse matrix of shape {values.shape}; "
+                        "build interactions from a users x items matrix with Interactions.from_csr(matrix)")
+    if type(values).__name__ == "DataFrame":
+        raise TypeError(f"{name} must be a 1-d array, got a DataFrame; use Interactions.from_pandas(df, ...)")
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -142,6 +151,20 @@ def _timestamps(values: Any, n: int) -> Optional[np.ndarray]:
     raise TypeError(f"timestamps must be integers or datetime64, got dtype {arr.dtype}")
 
 
+def _max_dense_space(n_rows: int) -> int:
+    """Largest id space ``dense_ids=True`` accepts for ``n_rows`` interactions."""
+    return max(1 << 24, 64 * n_rows)
+
+
+def _check_weight_values(arr: np.ndarray, name: str = "weights") -> None:
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN/inf at position {int(np.flatnonzero(~np.isfinite(arr))[0])}")
+    if arr.size and arr.min() < 0:
+        bad = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{name} contains a negative value {arr[bad]} at position {bad}: weights are interaction "
+                         "strengths and must be >= 0 (drop or shift negative feedback first)")
+
+
 def _weights(values: Any, n: int) -> Optional[np.ndarray]:
     if values is None:
         return None
@@ -151,8 +174,7 @@ def _weights(values: Any, n: int) -> Optional[np.ndarray]:
     if arr.dtype.kind not in "iuf" and arr.dtype.kind != "b":
         raise TypeError(f"weights must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"weights contains NaN/inf at position {int(np.flatnonzero(~np.isfinite(arr))[0])}")
+    _check_weight_values(arr)
     return arr
 
 
@@ -213,11 +235,11 @@ class Interactions:
 
     __slots__ = (
         "n_users", "n_items", "users", "items", "timestamps", "weights", "user_ids", "item_ids",
-        "_item_features", "n_duplicates_merged", "split_info", "_csr", "_seq", "_frozen",
+        "_item_features", "n_duplicates_merged", "split_info", "keep_repeats", "_csr", "_seq", "_frozen",
     )
 
     def __init__(self, users, items, timestamps, weights, n_users, n_items, user_ids, item_ids, *,
-                 item_features=None, n_duplicates_merged=0, split_info=None, _trusted=False):
+                 item_features=None, n_duplicates_merged=0, split_info=None, keep_repeats=False, _trusted=False):
         if not _trusted:
             raise TypeError("use Interactions.from_arrays / from_pandas / from_csr to build Interactions")
         object.__setattr__(self, "_frozen", False)
@@ -232,6 +254,7 @@ class Interactions:
         self._item_features = _item_features(item_features, self.n_items)
         self.n_duplicates_merged = int(n_duplicates_merged)
         self.split_info = split_info
+        self.keep_repeats = bool(keep_repeats)
         self._csr = None
         self._seq = None
         self._frozen = True
@@ -254,14 +277,15 @@ class Interactions:
     # ---- constructors -----------------------------------------------------------------------
     @classmethod
     def _build(cls, users, items, timestamps, weights, n_users, n_items, user_ids, item_ids,
-               item_features=None, split_info=None) -> "Interactions":
-        """Internal constructor for already validated, duplicate-free arrays (no copies)."""
+               item_features=None, split_info=None, keep_repeats=False) -> "Interactions":
+        """Internal constructor for already validated arrays, duplicate-free unless ``keep_repeats``
+        (no copies)."""
         return cls(users, items, timestamps, weights, n_users, n_items, user_ids, item_ids,
-                   item_features=item_features, split_info=split_info, _trusted=True)
+                   item_features=item_features, split_info=split_info, keep_repeats=keep_repeats, _trusted=True)
 
     @classmethod
     def from_arrays(cls, users, items, timestamps=None, weights=None, *, n_users=None, n_items=None,
-                    dense_ids=False, item_features=None) -> "Interactions":
+                    dense_ids=False, item_features=None, keep_repeats: bool = False) -> "Interactions":
         """Builds interactions from parallel arrays.
 
         Parameters
@@ -272,14 +296,22 @@ class Interactions:
         timestamps : array_like of int or datetime64, optional
             Interaction times (datetime64 values are converted to unix seconds).
         weights : array_like of float, optional
-            Interaction strengths (e.g. ratings), stored as float32.
+            Interaction strengths (e.g. ratings), stored as float32; finite and >= 0.
         n_users, n_items : int, optional
             Only with ``dense_ids=True``: size of the id spaces (default: largest id + 1).
         dense_ids : bool, default False
             Keep the given non-negative integer ids as internal ids (``user_ids`` is then
             ``arange(n_users)``). Use it when several files share one id space (train/test files).
+            An id space larger than ``max(2**24, 64 * n_interactions)`` is refused (it would
+            allocate memory for ids that have no data; map such ids with ``dense_ids=False``).
         item_features : array_like, shape (n_items, D), optional
             Item content features aligned with the internal item ids.
+        keep_repeats : bool, default False
+            Keep repeated (user, item) events instead of merging them. Sequential models (SASRec,
+            ASASRec) then see every event, and leave-one-out holds out each user's true last event
+            (which may be an item they consumed before; evaluation then ranks it although it is in
+            the training history). Membership (negatives, excluded items, :meth:`csr_arrays`) stays
+            a set. Default False: duplicates are merged, as the pairwise models' papers do.
 
         Returns
         -------
@@ -295,10 +327,12 @@ class Interactions:
 
         Notes
         -----
-        Duplicate (user, item) pairs are merged, keeping the earliest by time (the first in input
-        order when there are no timestamps or on ties). The count is in ``n_duplicates_merged`` and
-        a warning is issued.
+        Unless ``keep_repeats=True``, duplicate (user, item) pairs are merged, keeping the earliest
+        by time (the first in input order when there are no timestamps or on ties). The count is in
+        ``n_duplicates_merged`` and a warning is issued.
         """
+        if not isinstance(keep_repeats, (bool, np.bool_)):
+            raise TypeError(f"keep_repeats must be True or False, got {keep_repeats!r}")
         if dense_ids:
             users = _integral_ids(_as_1d(users, "users"), "users")
             items = _integral_ids(_as_1d(items, "items"), "items")
@@ -326,6 +360,14 @@ class Interactions:
                 raise ValueError(f"items contains id {max_i}, outside [0, n_items={n_items})")
             if n_users > _INT32_MAX or n_items > _INT32_MAX:
                 raise ValueError("ids must be below 2**31-1")
+            for name, size, given in (("n_users", n_users, "users"), ("n_items", n_items, "items")):
+                # The id space is allocated (original ids, per-user and per-item arrays, model rows):
+                # an id space far beyond the data is almost always raw ids passed as dense ones.
+                if size > _max_dense_space(n):
+                    raise ValueError(
+                        f"dense_ids=True with {name}={size} for {n} interactions: an id space this far beyond "
+                        f"the data would allocate memory for {size} {given}. Use dense_ids=False (the default) "
+                        f"to map the ids to 0..n-1, or re-index them first")
             u = users.astype(np.int32)
             i = items.astype(np.int32)
             user_ids = np.arange(n_users, dtype=np.int64)
@@ -335,7 +377,7 @@ class Interactions:
             item_ids, i = _densify(items, "items")
             n_users, n_items = user_ids.shape[0], item_ids.shape[0]
 
-        keep, n_dup = _dedup_keep(u, i, ts, n_items)
+        keep, n_dup = (None, 0) if keep_repeats else _dedup_keep(u, i, ts, n_items)
         if n_dup:
             u, i = u[keep], i[keep]
             ts = ts[keep] if ts is not None else None
@@ -346,7 +388,7 @@ class Interactions:
             warnings.warn(msg, UserWarning, stacklevel=3)
         out = cls(np.ascontiguousarray(u), np.ascontiguousarray(i), ts, w, n_users, n_items,
                   user_ids, item_ids, item_features=item_features, n_duplicates_merged=n_dup,
-                  _trusted=True)
+                  keep_repeats=bool(keep_repeats), _trusted=True)
         return out
 
     @classmethod
@@ -428,8 +470,7 @@ class Interactions:
         users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(m.indptr))
         items = m.indices.astype(np.int32)
         w = m.data.astype(np.float32)
-        if not np.all(np.isfinite(w)):
-            raise ValueError("matrix contains NaN/inf values")
+        _check_weight_values(w, "matrix values")
         weights = None if np.all(w == 1.0) else w
         return cls(users, items, None, weights, n_users, n_items, np.arange(n_users, dtype=np.int64),
                    np.arange(n_items, dtype=np.int64), _trusted=True)
@@ -446,6 +487,8 @@ class Interactions:
             parts.append("timestamps")
         if self.weights is not None:
             parts.append("weights")
+        if self.keep_repeats:
+            parts.append("keep_repeats")
         if self._item_features is not None:
             parts.append(f"item_features={self._item_features.shape[1]}")
         return f"Interactions({', '.join(parts)})"
@@ -455,6 +498,7 @@ class Interactions:
 
     def __setstate__(self, state):
         object.__setattr__(self, "_frozen", False)
+        object.__setattr__(self, "keep_repeats", False)  # objects pickled before the option existed
         for k, v in state.items():
             if isinstance(v, np.ndarray):
                 v.flags.writeable = False
@@ -474,14 +518,23 @@ class Interactions:
 
     def _csr_parts(self):
         if self._csr is None:
-            # (user, item) pairs are unique, so the key sort has no ties and needs no stability
+            # without repeats (user, item) pairs are unique, so the key sort has no ties
             key = self.users.astype(np.int64) * self.n_items + self.items
             order = np.argsort(key, kind="stable")
-            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-            np.cumsum(self.user_counts(), out=indptr[1:])
-            indices = np.ascontiguousarray(self.items[order])
+            users, items = self.users[order], self.items[order]
             data = (np.ones(len(self), dtype=np.float32) if self.weights is None
                     else np.ascontiguousarray(self.weights[order]))
+            if self.keep_repeats and len(self):
+                # membership is a set: one entry per pair, its value the sum over its events
+                sk = key[order]
+                first = np.ones(sk.shape[0], dtype=bool)
+                first[1:] = sk[1:] != sk[:-1]
+                starts = np.flatnonzero(first)
+                data = np.add.reduceat(data, starts).astype(np.float32)
+                users, items = users[starts], items[starts]
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
+            indices = np.ascontiguousarray(items)
             for a in (indptr, indices, data):
                 a.flags.writeable = False
             self._csr = (indptr, indices, data)
@@ -494,13 +547,15 @@ class Interactions:
         -------
         indptr : ndarray of int64, shape (n_users + 1,)
         indices : ndarray of int32
-            Item ids of user ``u`` are ``indices[indptr[u]:indptr[u+1]]``, sorted, no duplicates.
+            Item ids of user ``u`` are ``indices[indptr[u]:indptr[u+1]]``, sorted, no duplicates
+            (also with ``keep_repeats``: this is the set of items each user interacted with).
         """
         indptr, indices, _ = self._csr_parts()
         return indptr, indices
 
     def to_csr(self) -> sp.csr_matrix:
-        """The users x items matrix, float32 (weights, or 1 without weights).
+        """The users x items matrix, float32 (weights, or 1 without weights; with ``keep_repeats`` the
+        sum over a pair's events).
 
         Returns
         -------
@@ -515,7 +570,8 @@ class Interactions:
     def sequences(self) -> Tuple[np.ndarray, np.ndarray]:
         """Each user's items in chronological order (cached, read-only).
 
-        Order is by timestamp; ties, and data without timestamps, keep the input order.
+        Order is by timestamp; ties, and data without timestamps, keep the input order. With
+        ``keep_repeats`` every event is there, repeats included.
 
         Returns
         -------
@@ -525,7 +581,9 @@ class Interactions:
         """
         if self._seq is None:
             order = self._chrono_order()
-            indptr = self._csr_parts()[0]
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(self.user_counts(), out=indptr[1:])
+            indptr.flags.writeable = False
             items = np.ascontiguousarray(self.items[order])
             items.flags.writeable = False
             self._seq = (indptr, items)
@@ -583,7 +641,9 @@ class Interactions:
             "n_users": self.n_users,
             "n_items": self.n_items,
             "n_interactions": n,
-            "density": n / (self.n_users * self.n_items) if self.n_users * self.n_items else 0.0,
+            # the filled fraction of the users x items matrix (distinct pairs, also with repeats)
+            "density": (self.csr_arrays()[1].size / (self.n_users * self.n_items)
+                        if self.n_users * self.n_items else 0.0),
             "n_active_users": int(active_u.size),
             "n_active_items": int(active_i.size),
             "interactions_per_user": stats(active_u),
@@ -606,7 +666,7 @@ class Interactions:
             None if self.timestamps is None else self.timestamps[rows],
             None if self.weights is None else self.weights[rows],
             self.n_users, self.n_items, self.user_ids, self.item_ids,
-            item_features=self._item_features, split_info=split_info)
+            item_features=self._item_features, split_info=split_info, keep_repeats=self.keep_repeats)
 
     def _reindexed(self, rows: np.ndarray) -> "Interactions":
         """A subset of the rows with ids re-densified to the users/items still present."""
@@ -623,7 +683,7 @@ class Interactions:
             None if self.timestamps is None else self.timestamps[rows],
             None if self.weights is None else self.weights[rows],
             int(keep_u.sum()), int(keep_i.sum()), self.user_ids[keep_u], self.item_ids[keep_i],
-            item_features=feats)
+            item_features=feats, keep_repeats=self.keep_repeats)
 
     def filter(self, min_user_interactions: int = 1, min_item_interactions: int = 1) -> "Interactions":
         """Drops users and items with too few interactions (one pass; see :meth:`k_core`).
@@ -685,7 +745,7 @@ class Interactions:
         """
         return Interactions._build(self.users, self.items, self.timestamps, self.weights, self.n_users,
                                    self.n_items, self.user_ids, self.item_ids, item_features=item_features,
-                                   split_info=self.split_info)
+                                   split_info=self.split_info, keep_repeats=self.keep_repeats)
 
 
 def _dedup_keep(u: np.ndarray, i: np.ndarray, ts: Optional[np.ndarray], n_items: int):

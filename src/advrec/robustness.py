@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Union
+import warnings
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import attacks as _attacks
+from . import _progress, attacks as _attacks
 from ._checks import check_names
+from .evaluation import NonFiniteScoresError
 
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads=None, show_progress: bool = True):
+               seed: int = 0, num_threads=None, show_progress: Optional[bool] = None):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -33,13 +35,18 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     num_threads : int, optional
         Threads of the attacks and the evaluation; None (default) = each model's own
         ``num_threads``, 0 = all cores.
+    show_progress : bool or None
+        None (default): a progress bar only when interactive (stderr is a terminal, or Jupyter).
 
     Returns
     -------
     pandas.DataFrame
         Tidy table with columns ``model, attack, eps, metric, value, drop``; ``drop`` is the
         relative loss against the clean row of the same model and metric, ``(clean - value) / clean``.
-        The clean rows have ``attack == "none"`` and ``eps == 0``.
+        The clean rows have ``attack == "none"`` and ``eps == 0``. A *degenerate* budget (one whose
+        perturbed scores overflow float32, e.g. ``eps=1e30``) gets NaN ``value`` and ``drop``, a
+        ``RuntimeWarning``, and an entry ``{"model", "attack", "eps", "reason"}`` in
+        ``table.attrs["degenerate"]``.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -50,8 +57,9 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     attacks = check_names(attacks, "attacks", sorted(_attacks.ATTACKS)) if len(attacks) else ()
     eps = [_attacks._check_eps(e) for e in (eps if np.ndim(eps) else [eps])]
     rows = []
+    degenerate = []
     total = len(named) * (1 + len(attacks) * len(eps))
-    bar = tqdm(total=total, desc="robustness", disable=not show_progress, leave=False)
+    bar = tqdm(total=total, desc="robustness", disable=not _progress.enabled(show_progress), leave=False)
     try:
         for name, model in named.items():
             clean = evaluate(model, train, test, k=k, metrics=metrics, protocol=protocol, num_threads=num_threads,
@@ -61,9 +69,19 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
                 rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0})
             for attack in attacks:
                 for e in eps:
-                    bad = _attacks.ATTACKS[attack](model, train, e, seed, num_threads)
-                    summary = evaluate(bad, train, test, k=k, metrics=metrics, protocol=protocol,
-                                       num_threads=num_threads, show_progress=False).summary
+                    try:
+                        bad = _attacks.ATTACKS[attack](model, train, e, seed, num_threads)
+                        summary = evaluate(bad, train, test, k=k, metrics=metrics, protocol=protocol,
+                                           num_threads=num_threads, show_progress=False).summary
+                    except NonFiniteScoresError as exc:
+                        # A degenerate budget: the perturbed scores overflow float32. Its metrics
+                        # would be meaningless (an all-inf model can rank its test item first), so
+                        # the rows hold NaN and the budget is reported.
+                        summary = {metric: float("nan") for metric in clean}
+                        degenerate.append({"model": name, "attack": attack, "eps": e, "reason": str(exc)})
+                        warnings.warn(f"robustness: eps={e:g} is a degenerate budget for {name} under {attack!r} "
+                                      "(the perturbed scores overflow float32); its rows hold NaN", RuntimeWarning,
+                                      stacklevel=2)
                     for metric, value in summary.items():
                         base = clean[metric]
                         drop = (base - value) / base if base else float("nan")
@@ -72,7 +90,9 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
                     bar.update(1)
     finally:
         bar.close()
-    return pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop"])
+    table = pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop"])
+    table.attrs["degenerate"] = degenerate
+    return table
 
 
 def _name_models(models) -> Dict[str, object]:

@@ -26,6 +26,7 @@ from typing import Tuple
 
 import numpy as np
 
+from . import _seeds
 from ._checks import check_choice, check_interactions, check_seed
 from .interactions import Interactions
 
@@ -39,7 +40,7 @@ def _rank_within_user(data: Interactions, by: str, seed: int) -> Tuple[np.ndarra
     if by == "time":
         order = data._chrono_order()
     else:
-        rng = np.random.default_rng(seed)
+        rng = _seeds.rng(seed, "split")
         order = np.lexsort((rng.random(n), data.users))
     counts = data.user_counts()
     starts = np.zeros(data.n_users + 1, dtype=np.int64)

@@ -152,7 +152,9 @@ def _download(url: str, dest: Path, name: str, timeout: float, show_progress: bo
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
             bar = None
-            if show_progress:
+            from .._progress import enabled
+
+            if enabled(show_progress):
                 try:
                     from tqdm.auto import tqdm
 
@@ -203,7 +205,7 @@ def _expected_sha(remote: _Remote, override, recorded: Dict[str, str]) -> Option
 
 def fetch(name: str, data_home=None, base_url: Optional[str] = None, *,
           sha256: Union[None, str, Dict[str, str]] = None, force: bool = False, timeout: float = 60.0,
-          show_progress: bool = True) -> Path:
+          show_progress: Optional[bool] = None) -> Path:
     """Downloads a public dataset (once) and returns the folder holding its files.
 
     Parameters
@@ -224,8 +226,9 @@ def fetch(name: str, data_home=None, base_url: Optional[str] = None, *,
         Download again even if the dataset is cached.
     timeout : float, default 60
         Network timeout in seconds.
-    show_progress : bool, default True
-        Show a download progress bar.
+    show_progress : bool or None
+        Show a download progress bar; None (default): only when interactive (stderr is a terminal,
+        or a Jupyter kernel).
 
     Returns
     -------

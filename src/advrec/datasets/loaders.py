@@ -75,7 +75,8 @@ def _ml_line_parser(sep: str):
     return parse
 
 
-def load_movielens(folder, min_rating: Optional[float] = None, ratings_as_weights: bool = True) -> Interactions:
+def load_movielens(folder, min_rating: Optional[float] = None, ratings_as_weights: bool = True,
+                   keep_repeats: bool = False) -> Interactions:
     """Loads MovieLens ratings as implicit-feedback interactions.
 
     Detects the format: ``ratings.csv`` (ml-latest, ml-latest-small, ml-20m, ml-25m, ml-32m; with a
@@ -89,6 +90,9 @@ def load_movielens(folder, min_rating: Optional[float] = None, ratings_as_weight
         Keep only ratings ``>= min_rating`` (e.g. 4 for "liked"); default: keep every rating.
     ratings_as_weights : bool, default True
         Store the ratings as ``weights``.
+    keep_repeats : bool, default False
+        Keep repeated ratings of a movie by a user as separate events (see
+        :meth:`advrec.Interactions.from_arrays`); by default they are merged, keeping the earliest.
 
     Returns
     -------
@@ -135,19 +139,23 @@ def load_movielens(folder, min_rating: Optional[float] = None, ratings_as_weight
             raise ValueError(f"min_rating={min_rating} leaves no ratings in {path}")
     return Interactions.from_arrays(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64),
                                     timestamps=arr[:, 3].astype(np.int64),
-                                    weights=arr[:, 2] if ratings_as_weights else None)
+                                    weights=arr[:, 2] if ratings_as_weights else None, keep_repeats=keep_repeats)
 
 
 # ---------------------------------------------------------------------------------------------
 # SASRec
 # ---------------------------------------------------------------------------------------------
-def load_sasrec(path) -> Interactions:
+def load_sasrec(path, keep_repeats: bool = False) -> Interactions:
     """Loads a SASRec-format file: one ``user item`` pair per line, chronological within each user.
 
     Parameters
     ----------
     path : str or path
         E.g. ``Video.txt`` (1-based ids).
+    keep_repeats : bool, default False
+        Keep a user's repeated items as separate events, so that SASRec/ASASRec train on every
+        event and leave-one-out holds out the true last one (edit logs and listening histories
+        repeat a lot). By default repeats are merged, keeping the first, as in the SASRec data.
 
     Returns
     -------
@@ -160,7 +168,7 @@ def load_sasrec(path) -> Interactions:
     path = check_file(path)
     values, line, n_lines = read_tokens(path)
     rows = fixed_columns(path, values, line, n_lines, 2, 2, "'user item'")
-    return Interactions.from_arrays(rows[:, 0], rows[:, 1])
+    return Interactions.from_arrays(rows[:, 0], rows[:, 1], keep_repeats=keep_repeats)
 
 
 # ---------------------------------------------------------------------------------------------

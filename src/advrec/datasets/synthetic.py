@@ -1,6 +1,7 @@
 """Synthetic implicit feedback with a planted low-rank structure: the embedded default dataset.
 
-Generative model (all draws from ``numpy.random.default_rng(seed)``):
+Generative model (all draws from one stream derived from ``seed``, independent of the streams the
+same seed gives a model, a split or an attack):
 
 * user factors ``P`` (n_users x f) and item factors ``Q`` (n_items x f), standard normal;
 * item popularity ``b_i = -popularity * log(rank_i)`` for a random permutation of ranks (Zipf-like);
@@ -22,6 +23,7 @@ from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
+from .. import _seeds
 from ..interactions import Interactions
 
 __all__ = ["synthetic"]
@@ -102,7 +104,7 @@ def synthetic(n_users: int = 2000, n_items: int = 1000, n_factors: int = 8, dens
     if min_u > n_items:
         raise ValueError(f"min_user_interactions={min_u} exceeds n_items={n_items}")
 
-    rng = np.random.default_rng(seed)
+    rng = _seeds.rng(seed, "data")
     P = rng.standard_normal((n_users, f)).astype(np.float32)
     Q = rng.standard_normal((n_items, f)).astype(np.float32)
     ranks = rng.permutation(n_items) + 1

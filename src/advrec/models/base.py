@@ -27,7 +27,7 @@ import numpy as np
 from .._checks import as_int32_ids as _as_int32_ids, check_k, model_threads
 # Re-exported: the trainers and older code import the checks from here.
 from .._checks import check_float, check_positive_int, check_train  # noqa: F401
-from .._ranking import top_k
+from .._ranking import describe, top_k
 
 FORMAT_VERSION = 1
 
@@ -134,6 +134,9 @@ class Recommender:
     def _check_users(self, users) -> Tuple[np.ndarray, bool]:
         self._check_fitted()
         scalar = np.ndim(users) == 0
+        if np.ndim(users) > 1:
+            raise ValueError(f"users must be one user id or a 1-d array of user ids, got an array of shape "
+                             f"{np.shape(users)} (flatten it, e.g. users.ravel())")
         ids = _as_int32_ids(np.atleast_1d(users), "users", self.n_users)
         return ids, scalar
 
@@ -178,8 +181,8 @@ class Recommender:
         users : int or array of int
             Internal user ids.
         k : int
-            Number of items. If fewer than ``k`` items are left after excluding seen ones, the
-            remaining slots hold id -1 and score -inf.
+            Number of items, capped at ``n_items``. If fewer than ``k`` items are left after
+            excluding seen ones, the remaining slots hold id -1 and score -inf.
         exclude_seen : bool
             Leave out the items each user interacted with in the training data.
         num_threads : int, optional
@@ -190,6 +193,11 @@ class Recommender:
         -------
         (ids, scores) : int32 and float32 arrays of shape (n, k), or (k,) for a single user,
             best first.
+
+        Raises
+        ------
+        advrec.evaluation.NonFiniteScoresError
+            If the model's scores are NaN or overflow float32 (nothing can be ranked).
         """
         k = check_k(k)
         num_threads = model_threads(self, num_threads)
@@ -198,7 +206,7 @@ class Recommender:
         exclude = None
         if exclude_seen:
             exclude = (self._train_indptr, self._train_indices, ids)
-        top_ids, top_scores = top_k(U, V, k, exclude=exclude, num_threads=num_threads)
+        top_ids, top_scores = top_k(U, V, k, exclude=exclude, num_threads=num_threads, what=describe(self))
         if scalar:
             return top_ids[0], top_scores[0]
         return top_ids, top_scores
@@ -229,7 +237,13 @@ class Recommender:
 
     @classmethod
     def _from_saved(cls, params: Dict[str, Any], state: Dict[str, Any], arrays: Dict[str, np.ndarray]):
+        allowed = set(cls._array_names) | {"_train_indptr", "_train_indices"}
+        unknown = sorted(set(arrays) - allowed)
+        if unknown:
+            raise ValueError(f"model file is inconsistent: unexpected arrays {unknown} for a {cls.__name__}")
         model = cls(**params)
+        if hasattr(model, "_validate_hyper"):
+            model._validate_hyper()  # a tampered hyper-parameter (NaN lr, factors "8") is a corrupt file
         model._set_extra_state(state)
         for name, value in arrays.items():
             setattr(model, name, value)
@@ -238,8 +252,26 @@ class Recommender:
 
     def _validate_loaded(self) -> None:
         """Checks shapes after loading; raises ValueError on a mismatched file."""
-        if getattr(self, "_train_indptr", None) is None or self._train_indptr.shape != (self.n_users + 1,):
+        if self.n_users < 0 or self.n_items < 0:
+            raise ValueError("model file is inconsistent: negative n_users or n_items")
+        indptr = getattr(self, "_train_indptr", None)
+        indices = getattr(self, "_train_indices", None)
+        if indptr is None or indptr.dtype != np.int64 or indptr.shape != (self.n_users + 1,):
             raise ValueError("model file is inconsistent: training index does not match n_users")
+        if indices is None or indices.dtype != np.int32 or indices.ndim != 1:
+            raise ValueError("model file is inconsistent: training items should be a 1-d int32 array")
+        if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+            raise ValueError("model file is inconsistent: the training index is not a valid CSR index")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n_items):
+            raise ValueError("model file is inconsistent: training items out of range")
+        for name in self._array_names:
+            arr = getattr(self, name, None)
+            if arr is None:
+                continue
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+                raise ValueError(f"model file is inconsistent: {name} is not a numeric array")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
 
 
 def _json_default(obj):
@@ -275,13 +307,25 @@ def load(path) -> Recommender:
         if "advrec" in str(exc):
             raise
         raise ValueError(f"{path!r} is not a readable advrec model file: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r} is not an advrec model file: its metadata is not a JSON object")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path!r} has model format version {version}; this advrec reads version {FORMAT_VERSION}")
-    cls = _REGISTRY.get(meta.get("class"))
+    name = meta.get("class")
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"{path!r} holds an unknown model class {meta.get('class')!r}")
-    return cls._from_saved(meta["params"], meta["state"], arrays)
+        raise ValueError(f"{path!r} holds an unknown model class {name!r}")
+    for key in ("params", "state"):
+        if not isinstance(meta.get(key), dict):
+            raise ValueError(f"{path!r} is not a valid advrec model file: metadata {key!r} is missing or not an object")
+    try:
+        return cls._from_saved(meta["params"], meta["state"], arrays)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a valid {name} model file: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # Tampered metadata: a wrong type, a missing key, an unknown parameter name.
+        raise ValueError(f"{path!r} is not a valid {name} model file: {type(exc).__name__}: {exc}") from exc
 
 
 class _Stop(Exception):
@@ -301,7 +345,7 @@ class EpochLoop:
                  eval_k: Sequence[int] = (10,), eval_metrics: Sequence[str] = ("hr", "ndcg"),
                  monitor: Optional[str] = None, patience: Optional[int] = None,
                  callback: Optional[Callable[[int, Dict[str, Any]], Any]] = None,
-                 show_progress: bool = True):
+                 show_progress: Optional[bool] = None):
         if eval_every and validation is None:
             raise ValueError("eval_every needs a validation set (validation=...)")
         if eval_every < 0:
@@ -330,7 +374,9 @@ class EpochLoop:
 
         model = self.model
         model.interrupted_ = False
-        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not self.show_progress,
+        from .._progress import enabled
+
+        bar = tqdm(total=n_epochs, desc=f"{type(model).__name__} [{phase}]", disable=not enabled(self.show_progress),
                    leave=False, unit="epoch")
         try:
             for _ in range(n_epochs):
@@ -361,12 +407,39 @@ class EpochLoop:
             figures.update(self._validate())
         self._check_collapse(figures)
         model.history_.append(figures)
+        self._watch_loss(figures)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in figures.items() if isinstance(v, float) and k != "seconds"},
                         refresh=False)
         if self.callback is not None and self.callback(epoch + 1, figures) is False:
             return False
         return not self._should_stop(figures)
+
+    #: a mean per-sample loss above this is divergence whatever the model (log-sigmoid losses start
+    #: at ln 2 and a mean of 1e6 needs score gaps of 1e6 on the wrong side)
+    LOSS_EXPLODED = 1e6
+    #: or growth by this factor over the first epoch's loss (to above 100)
+    LOSS_GROWTH = 1e3
+
+    def _watch_loss(self, figures: Dict[str, Any]) -> None:
+        """Warns once when the training loss explodes while the parameters stay finite (the engine
+        raises on non-finite parameters, but e.g. Adagrad with lr=1e6 reaches a loss of 1e11 with
+        finite ones and its metrics are then noise)."""
+        loss = figures.get("loss")
+        if not isinstance(loss, float) or not math.isfinite(loss) or getattr(self, "_loss_warned", False):
+            return
+        first = getattr(self, "_first_loss", None)
+        if first is None:
+            self._first_loss = first = loss
+        if loss > self.LOSS_EXPLODED or (first > 0 and loss > 100 and loss > self.LOSS_GROWTH * first):
+            import warnings
+
+            self._loss_warned = True
+            lr = getattr(self.model, "lr", None)
+            warnings.warn(f"{type(self.model).__name__}: the training loss exploded to {loss:.3g} at epoch "
+                          f"{figures.get('epoch')} (first epoch: {first:.3g}) although the parameters are finite; "
+                          f"training has diverged" + (f": lower lr (now {lr:g})" if lr is not None else ""),
+                          RuntimeWarning, stacklevel=4)
 
     def _check_collapse(self, figures: Dict[str, Any]) -> None:
         """Flags an epoch whose training accuracy fell back to chance (pairs ranked no better than
@@ -416,6 +489,13 @@ class EpochLoop:
             return False
         self._since_best += 1
         return self._since_best >= self.patience
+
+
+def bpr_trainable_users(train) -> int:
+    """Users that give BPR triples: at least one training item and at least one item they never
+    interacted with (the negative)."""
+    counts = np.diff(train.csr_arrays()[0])
+    return int(np.count_nonzero((counts > 0) & (counts < train.n_items)))
 
 
 class EpochTrained(Recommender):
@@ -581,6 +661,13 @@ class EpochTrained(Recommender):
         return self._train(train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
                            fresh=init is None)
 
+    def _check_trainable(self, train) -> None:
+        """Raises ValueError when an epoch on ``train`` would draw no sample (override for models
+        whose samples are not BPR triples)."""
+        if bpr_trainable_users(train) == 0:
+            raise ValueError("train gives no training sample: every user with interactions already holds every "
+                             f"one of the {train.n_items} items, so no negative item can be drawn for BPR")
+
     def partial_fit(self, train, *, epochs: int = 1, **kwargs):
         """Continues training a fitted model for ``epochs`` more epochs.
 
@@ -604,10 +691,15 @@ class EpochTrained(Recommender):
     def _train(self, train, epochs, validation, eval_every, eval_k, eval_metrics, patience, callback,
                fresh: bool = False):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
+        self._check_trainable(train)
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress)
         for phase, count, cfg in self._phases(n, fresh):
+            if getattr(cfg, "batch_size", 1) > 1 and not hasattr(cfg, "maxlen"):
+                # BPR-style trainers reserve buffers for batch_size triples; an epoch draws len(train)
+                # of them, so a larger batch changes nothing but the allocation.
+                cfg.batch_size = min(int(cfg.batch_size), max(2, len(train)))
             if count:
                 self._start_phase(phase, cfg)
             if count and not loop.run(count, self._epoch_fn(train, cfg), phase):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _seeds
 from .._checks import check_bpr_trainer, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
@@ -46,8 +47,9 @@ class BPRMF(EpochTrained):
     num_threads : int
         0 uses all cores. With 1 thread and a fixed seed, training is bit-for-bit reproducible.
     seed : int
-    show_progress : bool
-        Show a progress bar while fitting.
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("user_factors", "item_factors", "item_bias", "user_accum", "item_accum", "bias_accum")
@@ -55,7 +57,7 @@ class BPRMF(EpochTrained):
     def __init__(self, factors: int = 64, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True):
+                 show_progress: Optional[bool] = None):
         self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
@@ -76,12 +78,12 @@ class BPRMF(EpochTrained):
         cfg.optimizer = core.Optimizer.adagrad if self.optimizer == "adagrad" else core.Optimizer.sgd
         cfg.batch_size = int(self.batch_size)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state --------------------------------------------------------------------------------
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         self.user_factors = (rng.standard_normal((self.n_users, d)) * self.init_std).astype(np.float32)
@@ -220,7 +222,7 @@ class AMF(Adversarial, BPRMF):
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: bool = True, eps_relative: float = 0.1):
+                 show_progress: Optional[bool] = None, eps_relative: float = 0.1):
         self._set_params(locals())
 
     _adversarial_phase = "apr"

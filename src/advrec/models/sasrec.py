@@ -7,7 +7,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .._checks import check_bool, check_float, check_positive_int
+from .. import _seeds
+from .._checks import check_batch_size, check_bool, check_float, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
 from .base import EpochTrained, register
@@ -56,14 +57,16 @@ class SASRec(EpochTrained):
     num_threads : int
         0 = all cores. One thread and a fixed seed reproduce training bit for bit.
     seed : int
-    show_progress : bool
+    show_progress : bool or None
+        Show a progress bar while fitting; None (default): only when interactive (stderr is a
+        terminal, or a Jupyter kernel), so captured logs stay clean.
     """
 
     _array_names = ("item_emb", "dense", "_seq_indptr", "_seq_items")
 
     def __init__(self, factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self._set_params(locals())
 
     def _set_params(self, params: Dict[str, Any]) -> None:
@@ -86,7 +89,7 @@ class SASRec(EpochTrained):
         if d >= 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         check_float(self.lr, "lr", strict=True)
-        check_positive_int(self.batch_size, "batch_size")
+        check_batch_size(self.batch_size)
         check_float(self.l2, "l2")
         check_bool(self.sync, "sync")
         check_bool(self.lazy_adam, "lazy_adam")
@@ -107,7 +110,7 @@ class SASRec(EpochTrained):
         cfg.sync = bool(self.sync)
         cfg.lazy_adam = bool(self.lazy_adam)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state ----------------------------------------------------------------------------------
@@ -115,7 +118,7 @@ class SASRec(EpochTrained):
         return core.sasrec_layout(int(self.factors), int(self.maxlen), int(self.blocks))
 
     def _init_state(self, train) -> None:
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         d = int(self.factors)
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
 
@@ -158,6 +161,12 @@ class SASRec(EpochTrained):
         # SASRec checkpoint including its optimiser slots).
         self._adam = None if other._adam is None else {k: v.copy() for k, v in other._adam.items()}
         self._continue_history(other)
+
+    def _check_trainable(self, train) -> None:
+        counts = np.diff(train.csr_arrays()[0])
+        if not np.any((np.diff(train.sequences()[0]) >= 2) & (counts < train.n_items)):
+            raise ValueError("train gives no training sample: SASRec needs a user with at least 2 interactions "
+                             f"and at least one of the {train.n_items} items outside their history (the negative)")
 
     def _remember_sequences(self, train) -> None:
         indptr, items = train.sequences()
@@ -305,7 +314,7 @@ class ASASRec(Adversarial, SASRec):
     def __init__(self, eps: Optional[float] = None, reg_adv: float = 1.0, perturb: str = "paper", pretrain_epochs="auto",
                  factors: int = 64, maxlen: int = 50, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
                  lr: float = 0.001, batch_size: int = 128, epochs: int = 200, l2: float = 0.0, sync: bool = False,
-                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: bool = True,
+                 lazy_adam: bool = False, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None,
                  eps_relative: float = 0.1):
         self._set_params(locals())
 

@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _seeds
 from .._checks import check_bpr_trainer, check_float, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
@@ -141,13 +142,13 @@ class _ContentModel(EpochTrained):
         cfg.batch_size = int(self.batch_size)
         cfg.cold_negatives = bool(self.cold_negatives)
         cfg.num_threads = int(self.num_threads)
-        cfg.seed = int(self.seed)
+        cfg.seed = _seeds.engine_seed(self.seed, "train")
         return cfg
 
     # ---- state ------------------------------------------------------------------------------------
     def _init_state(self, train, item_features: np.ndarray) -> None:
         F = item_features
-        rng = np.random.default_rng(self.seed)
+        rng = _seeds.rng(self.seed, "init")
         K, V, shared = self._dims()
         self.n_users, self.n_items = int(train.n_users), int(train.n_items)
         nu, ni, D = self.n_users, self.n_items, F.shape[1]
@@ -381,7 +382,7 @@ class VBPR(_ContentModel):
                  visual_bias: bool = True, shared_user: bool = False, lr: float = 0.05, optimizer: str = "adagrad",
                  reg: float = 0.0, reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100,
                  batch_size: int = 512, cold_negatives: bool = False, init_std: float = 0.01,
-                 adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self._set_params(locals())
 
     def _dims(self) -> Tuple[int, int, bool]:
@@ -429,7 +430,7 @@ class AMR(Adversarial, VBPR):
                  shared_user: bool = True, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  reg_bias: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True, eps_relative: float = 0.1):
+                 num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None, eps_relative: float = 0.1):
         self._set_params(locals())
 
     _adversarial_phase = "amr"
@@ -461,7 +462,8 @@ class ContentMF(_ContentModel):
         Size of theta_u and of the projected item vector E c_i.
     visual_bias : bool
         Learn b' (a content-based item bias).
-    Other parameters as in :class:`VBPR`.
+    lr, optimizer, reg, reg_projection, epochs, batch_size, cold_negatives, init_std, adagrad_init, num_threads, seed, show_progress
+        As in :class:`VBPR`.
     """
 
     item_bias = False
@@ -469,7 +471,7 @@ class ContentMF(_ContentModel):
     def __init__(self, factors: int = 64, visual_bias: bool = False, lr: float = 0.05, optimizer: str = "adagrad",
                  reg: float = 0.0, reg_projection: float = 0.0, epochs: int = 100, batch_size: int = 512,
                  cold_negatives: bool = False, init_std: float = 0.01, adagrad_init: float = 0.1,
-                 num_threads: int = 0, seed: int = 0, show_progress: bool = True):
+                 num_threads: int = 0, seed: int = 0, show_progress: Optional[bool] = None):
         self._set_params(locals())
         self.reg_bias = 0.0  # no item bias to regularise
 

@@ -13,6 +13,27 @@ void check_budget(float eps, const char* name) {
   require(eps >= 0.0f && std::isfinite(eps), std::string(name) + " must be a finite number >= 0");
 }
 
+namespace {
+
+// Multiplies a row by eps / ||row|| (always, or only when ||row|| > eps) with the FGM scale. The
+// float norm overflows once |x| exceeds ~1.8e19 (its square does) and eps / inf would silently
+// zero the row, so such rows are rescaled in double; every other row takes the float path.
+void rescale_row(float* row, int dim, float eps, bool only_if_longer) {
+  const float n = std::sqrt(kernels::dot(row, row, dim));
+  if (std::isfinite(n)) {
+    if (only_if_longer && !(n > eps)) return;
+    const float scale = fgm_scale(n, eps);
+    for (int k = 0; k < dim; ++k) row[k] *= scale;
+    return;
+  }
+  double s = 0.0;
+  for (int k = 0; k < dim; ++k) s += static_cast<double>(row[k]) * static_cast<double>(row[k]);
+  const double scale = static_cast<double>(eps) / std::sqrt(s);
+  for (int k = 0; k < dim; ++k) row[k] = static_cast<float>(row[k] * scale);
+}
+
+}  // namespace
+
 void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads) {
   check_budget(eps);
 #pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
@@ -21,7 +42,7 @@ void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int
     if (sign) {
       for (int k = 0; k < dim; ++k) row[k] = row[k] > 0.0f ? eps : (row[k] < 0.0f ? -eps : 0.0f);
     } else {
-      fgm_row(row, dim, eps);
+      rescale_row(row, dim, eps, false);
     }
   }
 }
@@ -34,12 +55,8 @@ void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int n
     if (linf) {
       for (int k = 0; k < dim; ++k) row[k] = std::min(eps, std::max(-eps, row[k]));
     } else {
-      // Rows inside the ball stay as they are; rows outside go to its surface (the FGM scale).
-      const float n = std::sqrt(kernels::dot(row, row, dim));
-      if (n > eps) {
-        const float scale = fgm_scale(n, eps);
-        for (int k = 0; k < dim; ++k) row[k] *= scale;
-      }
+      // Rows inside the ball stay as they are; rows outside go to its surface.
+      rescale_row(row, dim, eps, true);
     }
   }
 }
