@@ -114,7 +114,7 @@ def test_robustness_table(setup):
     train, test, bpr = setup
     table = advrec.robustness({"bpr": bpr}, train, test, eps=(0.5, 2.0), attacks=("fgsm", "random"), k=20,
                               metrics=("ndcg",), show_progress=False)
-    assert list(table.columns) == ["model", "attack", "eps", "metric", "value", "drop"]
+    assert list(table.columns) == ["model", "attack", "eps", "metric", "value", "drop", "shift"]
     assert len(table) == 1 + 2 * 2
     clean = table[table.attack == "none"]
     assert clean["drop"].tolist() == [0.0]

@@ -160,3 +160,38 @@ def test_metric_drop_filters_and_errors():
 def test_matplotlib_is_imported_lazily():
     code = "import sys, advrec, advrec.plot; assert 'matplotlib' not in sys.modules, 'eager import'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _bias_table():
+    rows = []
+    for seed in (0, 1):
+        for model, acc, arp in (("BPR-MF", 0.30, 50.0), ("AMF", 0.33, 60.0)):
+            for attack, eps, d_acc, d_arp in (("none", 0.0, 0, 0), ("fgsm", 0.5, -0.05, 5.0), ("fgsm", 1.0, -0.1, 9.0)):
+                for metric, v in (("ndcg@20", acc + d_acc + 0.01 * seed), ("arp@20", arp + d_arp)):
+                    rows.append({"model": model, "attack": attack, "eps": eps, "metric": metric, "value": v,
+                                 "drop": 0.0, "shift": 0.0, "seed": seed})
+    return pd.DataFrame(rows)
+
+
+def test_accuracy_vs_popularity(tmp_path):
+    ax = plot.accuracy_vs_popularity(_bias_table())
+    assert ax.get_xlabel().startswith("arp@20") and ax.get_ylabel() == "ndcg@20"
+    # one clean star per model and one line per (model, attack); points are means over seeds
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"BPR-MF (clean)", "AMF (clean)", "BPR-MF / fgsm", "AMF / fgsm"}
+    np.testing.assert_allclose(lines["AMF (clean)"].get_ydata(), [0.335])
+    np.testing.assert_allclose(lines["BPR-MF / fgsm"].get_xdata(), [55.0, 59.0])
+    path = tmp_path / "bias.png"
+    ax.figure.savefig(path)
+    assert mpimg.imread(path).size > 0
+    plt.close(ax.figure)
+
+
+def test_accuracy_vs_popularity_errors():
+    table = _bias_table()
+    with pytest.raises(ValueError, match="no popularity metric"):
+        plot.accuracy_vs_popularity(table[table.metric == "ndcg@20"])
+    with pytest.raises(ValueError, match="not in the table"):
+        plot.accuracy_vs_popularity(table, bias="gini@20")
+    with pytest.raises(ValueError, match="attacks"):
+        plot.accuracy_vs_popularity(table, attacks=("random",))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["training_curves", "robustness_curve", "metric_drop"]
+__all__ = ["training_curves", "robustness_curve", "metric_drop", "accuracy_vs_popularity"]
 
 _TABLE_COLUMNS = ("model", "attack", "eps", "metric", "value", "drop")
 
@@ -106,7 +106,7 @@ def training_curves(history, metrics: Union[str, Sequence[str]] = ("loss",), mar
     return ax
 
 
-def _check_table(table):
+def _check_table(table, hue: Optional[str] = None):
     import pandas as pd
 
     if not isinstance(table, pd.DataFrame):
@@ -116,6 +116,8 @@ def _check_table(table):
         raise ValueError(f"table lacks columns {missing}; expected the advrec.robustness columns {list(_TABLE_COLUMNS)}")
     if table.empty:
         raise ValueError("table is empty")
+    if hue is not None and hue not in table.columns:
+        raise ValueError(f"hue={hue!r} is not a column of the table; columns: {list(table.columns)}")
     return table
 
 
@@ -232,9 +234,7 @@ def metric_drop(table, ax=None, metric: Optional[str] = None, hue: str = "model"
     -------
     matplotlib.axes.Axes
     """
-    table = _check_table(table)
-    if hue not in table.columns:
-        raise ValueError(f"hue={hue!r} is not a column of the table; columns: {list(table.columns)}")
+    table = _check_table(table, hue)
     metric = _pick_metric(table, metric)
     sub = table[(table["metric"] == metric) & (table["attack"] != "none")]
     if attacks is not None:
@@ -268,4 +268,86 @@ def metric_drop(table, ax=None, metric: Optional[str] = None, hue: str = "model"
     ax.set_title(f"relative drop of {metric} under attack (lower is more robust)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small")
+    return ax
+
+
+def accuracy_vs_popularity(table, accuracy: Optional[str] = None, bias: Optional[str] = None, hue: str = "model",
+                           ax=None, attacks: Optional[Sequence[str]] = None):
+    """Accuracy against popularity bias: one point per (model, attack, ε), arrows from each clean model.
+
+    Shows in one picture what adversarial training (compare the clean points of e.g. BPR-MF and
+    AMF) and attacks (the arrows leaving each clean point) do to accuracy and to how popular the
+    recommended items are.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`advrec.robustness` with an accuracy metric and a popularity metric among
+        its ``metric`` values (e.g. ``metrics=("ndcg", "arp")``), possibly concatenated over seeds
+        (points are means over repeated rows).
+    accuracy : str, optional
+        The y metric (default: the last NDCG in the table).
+    bias : str, optional
+        The x metric (default: the first of ARP, APLT, Gini, PopRSP found in the table).
+    hue : str, default "model"
+        Column whose values get one colour each.
+    ax : matplotlib Axes, optional
+    attacks : sequence of str, optional
+        Attacks to draw (default: all); each gets its own marker.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    table = _check_table(table, hue)
+    metrics = list(dict.fromkeys(table["metric"]))
+    accuracy = _pick_metric(table, accuracy)
+    if bias is None:
+        prefixes = ("arp@", "aplt@", "gini@", "pop_rsp@")
+        found = [m for p in prefixes for m in metrics if str(m).startswith(p)]
+        if not found:
+            raise ValueError(f"the table has no popularity metric (arp, aplt, gini, pop_rsp); it has {metrics}. "
+                             "Pass metrics=(..., 'arp') to advrec.robustness")
+        bias = found[0]
+    elif bias not in metrics:
+        raise ValueError(f"metric {bias!r} is not in the table; choose from {metrics}")
+    keys = [hue, "attack", "eps"]
+    wide = (table[table["metric"].isin([accuracy, bias])]
+            .groupby(keys + ["metric"], sort=False)["value"].mean().unstack("metric"))
+    wide = wide.dropna(subset=[accuracy, bias])
+    all_attacks = [a for a in dict.fromkeys(wide.index.get_level_values("attack")) if a != "none"]
+    if attacks is not None:
+        unknown = [a for a in attacks if a not in all_attacks]
+        if unknown:
+            raise ValueError(f"attacks {unknown} are not in the table; choose from {all_attacks}")
+        all_attacks = list(attacks)
+    ax = _new_ax(ax)
+    plt = _pyplot()
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
+    for hi, h in enumerate(dict.fromkeys(wide.index.get_level_values(hue))):
+        color = colors[hi % len(colors)]
+        part = wide.xs(h, level=hue)
+        clean = part.xs("none", level="attack") if "none" in part.index.get_level_values("attack") else None
+        if clean is not None:
+            x0, y0 = float(clean[bias].iloc[0]), float(clean[accuracy].iloc[0])
+            ax.plot([x0], [y0], linestyle="none", marker="*", markersize=13, color=color, label=f"{h} (clean)")
+        for ai, attack in enumerate(all_attacks):
+            if attack not in part.index.get_level_values("attack"):
+                continue
+            pts = part.xs(attack, level="attack").sort_index()
+            xs, ys = pts[bias].to_numpy(float), pts[accuracy].to_numpy(float)
+            marker = _MARKERS[(ai + 1) % len(_MARKERS)]
+            ax.plot(xs, ys, linestyle=_STYLES[ai % len(_STYLES)], marker=marker, color=color, alpha=0.85,
+                    label=f"{h} / {attack}")
+            if clean is not None and xs.size:
+                ax.annotate("", xy=(xs[0], ys[0]), xytext=(x0, y0),
+                            arrowprops=dict(arrowstyle="->", color=color, alpha=0.6))
+            for x, y, e in zip(xs, ys, pts.index):
+                ax.annotate(f"ε={float(e):g}", (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(f"{bias} (popularity bias; higher = more popular items)" if not bias.startswith("gini")
+                  else f"{bias} (exposure concentration)")
+    ax.set_ylabel(accuracy)
+    ax.set_title(f"{accuracy} vs {bias}: clean, attacked and adversarially trained models")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small")
     return ax

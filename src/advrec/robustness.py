@@ -14,7 +14,8 @@ from .evaluation import NonFiniteScoresError
 
 def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), attacks: Sequence[str] = ("fgsm", "random"),
                k: Union[int, Sequence[int]] = 100, metrics: Sequence[str] = ("hr", "ndcg"), protocol="full",
-               seed: int = 0, num_threads=None, show_progress: Optional[bool] = None):
+               seed: int = 0, num_threads=None, show_progress: Optional[bool] = None,
+               evaluate_options: Optional[Mapping] = None):
     """Evaluates models clean and under each attack at each budget.
 
     Parameters
@@ -29,7 +30,9 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         Names from :data:`advrec.attacks.ATTACKS`: ``"fgsm"`` (L2 fast gradient, the APR attack),
         ``"fgsm-sign"``, ``"random"``, ``"iterative"``.
     k, metrics, protocol
-        Passed to :func:`advrec.evaluate`.
+        Passed to :func:`advrec.evaluate`. ``metrics`` may mix accuracy and beyond-accuracy names
+        (full protocol), e.g. ``("ndcg", "coverage", "gini", "arp", "aplt", "epc")``, so what an
+        attack does to who gets recommended shows next to what it does to accuracy.
     seed : int
         Seeds the attack (negatives of D', random directions).
     num_threads : int, optional
@@ -37,14 +40,19 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
         ``num_threads``, 0 = all cores.
     show_progress : bool or None
         None (default): a progress bar only when interactive (stderr is a terminal, or Jupyter).
+    evaluate_options : mapping, optional
+        Further keyword arguments of :func:`advrec.evaluate` (``head_share``, ``item_features``,
+        ``user_groups``, ``batch_size``).
 
     Returns
     -------
     pandas.DataFrame
-        Tidy table with columns ``model, attack, eps, metric, value, drop``; ``drop`` is the
-        relative loss against the clean row of the same model and metric, ``(clean - value) / clean``.
-        The clean rows have ``attack == "none"`` and ``eps == 0``. A *degenerate* budget (one whose
-        perturbed scores overflow float32, e.g. ``eps=1e30``) gets NaN ``value`` and ``drop``, a
+        Tidy table with columns ``model, attack, eps, metric, value, drop, shift``; ``drop`` is the
+        relative loss against the clean row of the same model and metric, ``(clean - value) / clean``
+        (natural for accuracy), ``shift`` the absolute change ``value - clean`` (natural for
+        popularity and exposure statistics such as ARP or Gini). The clean rows have
+        ``attack == "none"`` and ``eps == 0``. A *degenerate* budget (one whose perturbed scores
+        overflow float32, e.g. ``eps=1e30``) gets NaN ``value``, ``drop`` and ``shift``, a
         ``RuntimeWarning``, and an entry ``{"model", "attack", "eps", "reason"}`` in
         ``table.attrs["degenerate"]``.
     """
@@ -54,6 +62,10 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     from .evaluation import evaluate
 
     named = _name_models(models)
+    options = dict(evaluate_options or {})
+    clash = sorted(set(options) & {"k", "metrics", "protocol", "num_threads", "show_progress"})
+    if clash:
+        raise ValueError(f"evaluate_options must not repeat robustness() arguments {clash}")
     attacks = check_names(attacks, "attacks", sorted(_attacks.ATTACKS)) if len(attacks) else ()
     eps = [_attacks._check_eps(e) for e in (eps if np.ndim(eps) else [eps])]
     rows = []
@@ -63,16 +75,17 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
     try:
         for name, model in named.items():
             clean = evaluate(model, train, test, k=k, metrics=metrics, protocol=protocol, num_threads=num_threads,
-                             show_progress=False).summary
+                             show_progress=False, **options).summary
             bar.update(1)
             for metric, value in clean.items():
-                rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0})
+                rows.append({"model": name, "attack": "none", "eps": 0.0, "metric": metric, "value": value, "drop": 0.0,
+                             "shift": 0.0})
             for attack in attacks:
                 for e in eps:
                     try:
                         bad = _attacks.ATTACKS[attack](model, train, e, seed, num_threads)
                         summary = evaluate(bad, train, test, k=k, metrics=metrics, protocol=protocol,
-                                           num_threads=num_threads, show_progress=False).summary
+                                           num_threads=num_threads, show_progress=False, **options).summary
                     except NonFiniteScoresError as exc:
                         # A degenerate budget: the perturbed scores overflow float32. Its metrics
                         # would be meaningless (an all-inf model can rank its test item first), so
@@ -86,11 +99,11 @@ def robustness(models, train, test, eps: Sequence[float] = (0.5, 1.0, 2.0), atta
                         base = clean[metric]
                         drop = (base - value) / base if base else float("nan")
                         rows.append({"model": name, "attack": attack, "eps": e, "metric": metric, "value": value,
-                                     "drop": drop})
+                                     "drop": drop, "shift": value - base})
                     bar.update(1)
     finally:
         bar.close()
-    table = pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop"])
+    table = pd.DataFrame(rows, columns=["model", "attack", "eps", "metric", "value", "drop", "shift"])
     table.attrs["degenerate"] = degenerate
     return table
 

@@ -14,6 +14,7 @@
 #include <pybind11/stl.h>
 
 #include "advrec/adversary.hpp"
+#include "advrec/beyond.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/eval.hpp"
 #include "advrec/mf.hpp"
@@ -90,6 +91,20 @@ CsrArrays csr_from(py::handle indptr, py::handle indices, std::int32_t n_cols, c
   if (nnz != c.indices.size()) throw py::value_error(std::string(name) + ": indptr[-1] does not match len(indices)");
   c.view = CsrView{static_cast<std::int32_t>(c.indptr.size() - 1), n_cols, c.indptr.data(), c.indices.data()};
   return c;
+}
+
+// A train/test pair over the same users and items, both validated.
+struct TrainTest {
+  CsrArrays train, test;
+};
+
+TrainTest train_test_from(py::handle tr_indptr, py::handle tr_indices, py::handle te_indptr, py::handle te_indices,
+                          std::int32_t n_items) {
+  TrainTest t{csr_from(tr_indptr, tr_indices, n_items, "train"), csr_from(te_indptr, te_indices, n_items, "test")};
+  t.train.view.validate("train");
+  t.test.view.validate("test");
+  if (t.train.view.n_rows != t.test.view.n_rows) throw py::value_error("train and test must have the same users");
+  return t;
 }
 
 py::handle dict_get(const py::dict& d, const char* key) {
@@ -603,6 +618,41 @@ py::array_t<std::int32_t, py::array::c_style> user_list(py::handle users) {
   return u;
 }
 
+// The state of one evaluate() call's beyond-accuracy metrics: item statistics from the training
+// data, the spec, optional unit-norm item features, and the totals every batch adds to.
+struct ListMetrics {
+  ItemStats items;
+  std::vector<float> features;
+  ListSpec spec;
+  ListTotals totals;
+
+  ListMetrics(const ListMetrics&) = delete;  // spec points into items and features
+  ListMetrics& operator=(const ListMetrics&) = delete;
+  ListMetrics(py::handle tr_indptr, py::handle tr_indices, std::int32_t n_items, const std::vector<std::int32_t>& ks,
+              const std::vector<std::string>& metrics, double head_share, py::handle item_features) {
+    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
+    train.view.validate("train");
+    spec.ks = ks;
+    for (const auto& name : metrics) {
+      if (!spec.enable(name)) throw py::value_error("unknown list metric '" + name + "'");
+    }
+    items = item_stats(train.view, head_share);
+    spec.items = &items;
+    if (!item_features.is_none()) {
+      auto f = factor_input(item_features, "item_features");
+      if (f.view.rows != n_items) {
+        throw py::value_error("item_features must have one row per item (" + std::to_string(n_items) + "), got " +
+                              std::to_string(f.view.rows));
+      }
+      features = unit_rows(f.view.data, f.view.rows, f.view.dim);
+      spec.unit_features = features.data();
+      spec.feature_dim = f.view.dim;
+    }
+    spec.check();
+    totals.reset(spec.ks.size(), n_items);
+  }
+};
+
 void bind_evaluation(py::module_& m) {
   m.def("top_k", [](py::handle U, py::handle V, std::int32_t k, py::handle ex_indptr, py::handle ex_indices,
                     py::handle ex_rows, int num_threads) {
@@ -626,25 +676,88 @@ void bind_evaluation(py::module_& m) {
   }, py::arg("user_factors"), py::arg("item_factors"), py::arg("k"), py::arg("exclude_indptr") = py::none(),
      py::arg("exclude_indices") = py::none(), py::arg("exclude_rows") = py::none(), py::arg("num_threads") = 0);
 
+  py::dict names;
+  names["user"] = user_list_metric_names();
+  names["aggregate"] = aggregate_list_metric_names();
+  m.attr("list_metric_names") = names;
+
+  py::class_<ListMetrics>(m, "ListMetrics", py::module_local())
+      .def(py::init<py::handle, py::handle, std::int32_t, const std::vector<std::int32_t>&,
+                    const std::vector<std::string>&, double, py::handle>(),
+           py::arg("train_indptr"), py::arg("train_indices"), py::arg("n_items"), py::arg("ks"), py::arg("metrics"),
+           py::arg("head_share") = 0.8, py::arg("item_features") = py::none())
+      .def_property_readonly("user_columns", [](const ListMetrics& l) { return l.spec.user_columns(); })
+      .def_property_readonly("popularity", [](const ListMetrics& l) {
+        return py::array_t<std::int64_t>(static_cast<py::ssize_t>(l.items.popularity.size()), l.items.popularity.data());
+      })
+      .def_property_readonly("long_tail", [](const ListMetrics& l) {
+        py::array_t<bool> out(static_cast<py::ssize_t>(l.items.long_tail.size()));
+        for (std::size_t i = 0; i < l.items.long_tail.size(); ++i) out.mutable_data()[i] = l.items.long_tail[i] != 0;
+        return out;
+      })
+      .def_property_readonly("users", [](const ListMetrics& l) { return l.totals.users; })
+      .def("add_lists", [](ListMetrics& l, py::handle ids, py::handle users, py::handle tr_indptr, py::handle tr_indices,
+                           py::handle te_indptr, py::handle te_indices) {
+        const std::int32_t n_items = l.items.n_items();
+        const TrainTest data = train_test_from(tr_indptr, tr_indices, te_indptr, te_indices, n_items);
+        const CsrArrays &train = data.train, &test = data.test;
+        auto us = user_list(users);
+        for (py::ssize_t r = 0; r < us.size(); ++r) {
+          if (us.data()[r] < 0 || us.data()[r] >= train.view.n_rows) throw py::value_error("users contains an id out of range");
+        }
+        auto lists = input_array<std::int32_t>(ids, "ids");
+        if (lists.ndim() != 2 || lists.shape(0) != us.size()) throw py::value_error("ids must have shape (len(users), K)");
+        const auto K = static_cast<std::int32_t>(lists.shape(1));
+        const int cols = l.spec.user_columns();
+        py::array_t<double> out({us.size(), static_cast<py::ssize_t>(cols)});
+        // Validate every list before adding any, so a bad row leaves the totals untouched.
+        ListTotals scratch;
+        scratch.reset(l.spec.ks.size(), n_items);
+        for (py::ssize_t r = 0; r < us.size(); ++r) {
+          list_metrics(lists.data() + r * K, K, us.data()[r], train.view, test.view, l.spec, out.mutable_data() + r * cols,
+                       scratch);
+        }
+        l.totals.add(scratch);
+        return out;
+      }, py::arg("ids"), py::arg("users"), py::arg("train_indptr"), py::arg("train_indices"), py::arg("test_indptr"),
+         py::arg("test_indices"),
+         "Adds ranked lists (one row per user, best first, -1 padded) and returns their per-user metrics")
+      .def("summary", [](const ListMetrics& l) {
+        py::array_t<double> out(static_cast<py::ssize_t>(l.spec.aggregate_columns()));
+        summarize_lists(l.totals, l.spec, out.mutable_data());
+        return out;
+      }, "The aggregate metrics of every list added so far");
+
   m.def("evaluate_full", [](py::handle U, py::handle V, py::handle tr_indptr, py::handle tr_indices,
                             py::handle te_indptr, py::handle te_indices, py::handle users,
-                            const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics, int num_threads) {
+                            const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics, int num_threads,
+                            ListMetrics* lists) -> py::object {
     auto u = factor_input(U, "user factors");
     auto v = factor_input(V, "item factors");
     auto train = csr_from(tr_indptr, tr_indices, v.view.rows, "train");
     auto test = csr_from(te_indptr, te_indices, v.view.rows, "test");
     auto us = user_list(users);
     if (us.size() != u.view.rows) throw py::value_error("users must have one entry per user-factor row");
-    const MetricSpec spec = MetricSpec::from_names(ks, metrics);
+    const MetricSpec spec = MetricSpec::from_names(ks, metrics, lists != nullptr);
     py::array_t<double> out({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(spec.columns())});
-    {
+    if (!lists) {
       py::gil_scoped_release release;
       evaluate_full(u.view, v.view, train.view, test.view, us.data(), spec, out.mutable_data(), num_threads);
+      return std::move(out);
     }
-    return out;
+    if (lists->items.n_items() != v.view.rows) throw py::value_error("lists were set up for a different item count");
+    py::array_t<double> per_user({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(lists->spec.user_columns())});
+    {
+      py::gil_scoped_release release;
+      ListOutput list_out{&lists->spec, per_user.mutable_data(), &lists->totals, nullptr};
+      evaluate_full(u.view, v.view, train.view, test.view, us.data(), spec, out.mutable_data(), num_threads, &list_out);
+    }
+    return py::make_tuple(out, per_user);
   }, py::arg("user_factors"), py::arg("item_factors"), py::arg("train_indptr"), py::arg("train_indices"),
      py::arg("test_indptr"), py::arg("test_indices"), py::arg("users"), py::arg("ks"), py::arg("metrics"),
-     py::arg("num_threads") = 0);
+     py::arg("num_threads") = 0, py::arg("lists") = nullptr,
+     "Accuracy metrics per user; with lists=ListMetrics(...), (accuracy, per-user list metrics) and the "
+     "lists' totals updated from the same top-K pass");
 
   m.def("evaluate_sampled", [](py::handle U, py::handle V, py::handle te_indptr, py::handle te_indices, py::handle users,
                                py::handle negatives, const std::vector<std::int32_t>& ks,

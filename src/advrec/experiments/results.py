@@ -13,7 +13,7 @@ from ..models.base import _json_default
 def _labels(table):
     """A label per row combining the model with the grid values other than seed."""
     grid_cols = [c for c in table.columns if c not in ("trial", "seed", "model", "attack", "eps", "metric", "value",
-                                                        "drop", "fit_seconds")]
+                                                        "drop", "shift", "fit_seconds")]
     varying = [c for c in grid_cols if table[c].nunique(dropna=False) > 1]
     if not varying:
         return table["model"].astype(str)

@@ -141,29 +141,33 @@ struct Scored {
 // "a ranks ahead of b": higher score, then lower id.
 inline bool ahead(const Scored& a, const Scored& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); }
 
-// Keeps the k best (score, id) pairs seen; the heap's front is the worst of them.
+// Keeps the k best (score, id) pairs seen. Candidates that pass the threshold are appended to a
+// buffer; when it holds kSlack more than k entries, nth_element keeps the k best and raises the
+// threshold to the k-th best score. Per accepted candidate this is an append plus an amortised
+// O(1 + k / kSlack) share of the selection, instead of a heap update (the about k·ln(n/k)
+// replacements per user were measurable next to the scoring). Exact: the kept set and the final
+// order use the same "ahead" order (higher score, then lower id) as a heap would.
 class TopKHeap {
  public:
-  explicit TopKHeap(std::int32_t k) : k_(k) { heap_.reserve(static_cast<std::size_t>(k)); }
-  void clear() { heap_.clear(); }
-  void offer(float score, std::int32_t id) {
-    if (static_cast<std::int32_t>(heap_.size()) < k_) {
-      heap_.push_back({score, id});
-      std::push_heap(heap_.begin(), heap_.end(), ahead);
-    } else if (ahead(Scored{score, id}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), ahead);
-      heap_.back() = {score, id};
-      std::push_heap(heap_.begin(), heap_.end(), ahead);
-    }
+  explicit TopKHeap(std::int32_t k) : k_(k) { buf_.reserve(static_cast<std::size_t>(k) + kSlack); }
+  void clear() {
+    buf_.clear();
+    threshold_ = kNegInf;
   }
-  // Items scoring below this can never enter (valid once full).
-  float threshold() const { return static_cast<std::int32_t>(heap_.size()) < k_ ? kNegInf : heap_.front().score; }
+  void offer(float score, std::int32_t id) {
+    if (score < threshold_) return;
+    buf_.push_back({score, id});
+    if (static_cast<std::int32_t>(buf_.size()) >= k_ + kSlack) compact();
+  }
+  // Items scoring below this can never enter (the k-th best score at the last compaction).
+  float threshold() const { return threshold_; }
   void write_sorted(std::int32_t* ids, float* scores) {
-    std::sort(heap_.begin(), heap_.end(), ahead);
+    compact();
+    std::sort(buf_.begin(), buf_.end(), ahead);
     std::int32_t i = 0;
-    for (; i < static_cast<std::int32_t>(heap_.size()); ++i) {
-      ids[i] = heap_[i].id;
-      scores[i] = heap_[i].score;
+    for (; i < static_cast<std::int32_t>(buf_.size()); ++i) {
+      ids[i] = buf_[i].id;
+      scores[i] = buf_[i].score;
     }
     for (; i < k_; ++i) {
       ids[i] = -1;
@@ -172,9 +176,31 @@ class TopKHeap {
   }
 
  private:
+  static constexpr std::int32_t kSlack = 128;
+  void compact() {
+    if (static_cast<std::int32_t>(buf_.size()) <= k_) return;
+    std::nth_element(buf_.begin(), buf_.begin() + (k_ - 1), buf_.end(), ahead);
+    buf_.resize(static_cast<std::size_t>(k_));
+    threshold_ = buf_[k_ - 1].score;
+  }
   std::int32_t k_;
-  std::vector<Scored> heap_;
+  float threshold_ = kNegInf;
+  std::vector<Scored> buf_;
 };
+
+// Offers the scores of one panel row (items begin .. begin + size) to the heap, skipping the row in
+// one vectorised test when nothing in it can enter.
+inline void offer_row(TopKHeap& heap, const float* row, std::int32_t begin, std::int32_t size) {
+  float threshold = heap.threshold();
+  if (!any_at_least(row, size, threshold)) return;
+  for (std::int32_t c = 0; c < size; ++c) {
+    // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
+    if (row[c] >= threshold && row[c] != kNegInf) {
+      heap.offer(row[c], begin + c);
+      threshold = heap.threshold();
+    }
+  }
+}
 
 // ---- per-user evaluation state (full protocol) ---------------------------------------------
 // The test items' scores, ascending, and what the scan of all candidates accumulates about them.
@@ -200,7 +226,8 @@ inline Index test_items_ahead(const std::vector<float>& ascending, std::size_t i
 
 }  // namespace
 
-MetricSpec MetricSpec::from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names) {
+MetricSpec MetricSpec::from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names,
+                                  bool allow_empty) {
   MetricSpec spec;
   spec.ks = ks;
   spec.hr = spec.ndcg = false;
@@ -215,7 +242,7 @@ MetricSpec MetricSpec::from_names(const std::vector<std::int32_t>& ks, const std
     else throw InvalidArgument("unknown metric '" + name + "'");
   }
   for (auto k : ks) require(k > 0, "every k must be positive");
-  require(spec.columns() > 0, "no metric to compute");
+  require(spec.columns() > 0 || allow_empty, "no metric to compute");
   return spec;
 }
 
@@ -299,16 +326,7 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
             for (int r = 0; r < tile.count; ++r) {
               float* row = scores.data() + r * kPanel;
               if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
-              TopKHeap& heap = heaps[r];
-              float threshold = heap.threshold();
-              if (!any_at_least(row, size, threshold)) continue;
-              for (std::int32_t c = 0; c < size; ++c) {
-                // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
-                if (row[c] >= threshold && row[c] != kNegInf) {
-                  heap.offer(row[c], begin + c);
-                  threshold = heap.threshold();
-                }
-              }
+              offer_row(heaps[r], row, begin, size);
             }
           }
           for (int r = 0; r < tile.count; ++r) {
@@ -323,9 +341,18 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
 }
 
 void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& train, const CsrView& test,
-                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads) {
+                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads,
+                   const ListOutput* lists) {
   check_factors(U, V);
-  require(!spec.ks.empty() || spec.auc, "no metric to compute");
+  if (lists) {
+    require(lists->spec != nullptr && lists->totals != nullptr, "list output needs a spec and totals");
+    lists->spec->check();
+    require(lists->spec->items->n_items() == V.rows, "item statistics must have one entry per item");
+    require(lists->totals->n_items == V.rows && lists->totals->recommended_head.size() == lists->spec->ks.size(),
+            "list totals must be reset for the list spec's cut-offs and the item count");
+    require(lists->spec->user_columns() == 0 || lists->per_user != nullptr, "per-user list metrics need an output");
+  }
+  require(!spec.ks.empty() || spec.auc || lists, "no metric to compute");
   for (auto k : spec.ks) require(k > 0, "every k must be positive");
   require(train.n_cols == V.rows && test.n_cols == V.rows, "train and test must have one column per item");
   require(train.n_rows == test.n_rows, "train and test must have the same users");
@@ -341,6 +368,8 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
   const bool exact = spec.auc;
   const std::int32_t max_k = spec.max_k();
   const int columns = spec.columns();
+  const bool accuracy = columns > 0;
+  const std::int32_t list_k = lists ? lists->spec->max_k() : 0;
   const int threads = resolve_threads(num_threads);
   const PackedItems items = pack_items(V, threads);
   const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
@@ -352,6 +381,12 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
       std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
       std::vector<UserEval> state(kUsers);
       std::vector<Index> ranks, lower;
+      // Beyond-accuracy lists: one (score, id) heap per user of the tile, this thread's totals.
+      std::vector<TopKHeap> list_heaps(lists ? kUsers : 0, TopKHeap(std::max<std::int32_t>(list_k, 1)));
+      std::vector<std::int32_t> list_ids(static_cast<std::size_t>(list_k));
+      std::vector<float> list_scores(static_cast<std::size_t>(list_k));
+      ListTotals list_totals;
+      if (lists) list_totals.reset(lists->spec->ks.size(), V.rows);
 #pragma omp for schedule(dynamic, 1)
       for (std::int32_t t = 0; t < n_tiles; ++t) {
         if (errors.failed()) continue;
@@ -372,6 +407,7 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
             std::sort(s.test_scores.begin(), s.test_scores.end());
             s.best.clear();
             s.at_or_above.assign(exact ? s.test_scores.size() + 1 : 0, 0);
+            if (lists) list_heaps[r].clear();
           }
           for (std::int32_t p = 0; p < items.n_panels; ++p) {
             score_panel(tile.rows, items.panel(p), U.dim, scores.data());
@@ -380,6 +416,9 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
               UserEval& s = state[r];
               float* row = scores.data() + r * kPanel;
               mask_sorted(s.train_cursor, s.train_end, begin, size, row);
+              // The recommended list competes over every non-training item, test items included.
+              if (lists) offer_row(list_heaps[r], row, begin, size);
+              if (!accuracy) continue;
               mask_sorted(s.test_cursor, s.test_end, begin, size, row);
               const float lowest_test = s.test_scores.front();
               if (exact) {
@@ -450,9 +489,20 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
                                : above + test_items_ahead(s.test_scores, i);
               }
             }
-            user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+            if (accuracy) user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+            if (lists) {
+              const Index row = first + r;
+              std::int32_t* ids = lists->top_ids ? lists->top_ids + row * list_k : list_ids.data();
+              list_heaps[r].write_sorted(ids, list_scores.data());
+              list_metrics(ids, list_k, u, train, test, *lists->spec,
+                           lists->per_user + row * lists->spec->user_columns(), list_totals);
+            }
           }
         });
+      }
+      if (lists) {
+#pragma omp critical(advrec_list_totals)
+        lists->totals->add(list_totals);
       }
     }
   }

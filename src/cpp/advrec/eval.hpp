@@ -9,6 +9,7 @@
 // an item scored equal to a test item ranks ahead of it.
 #pragma once
 
+#include "advrec/beyond.hpp"
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
 
@@ -43,16 +44,30 @@ struct MetricSpec {
   std::int32_t max_k() const;
   // The spec for metric names ("hr", "ndcg", "recall", "precision", "mrr", "map", "auc") at the
   // cut-offs ks. Throws InvalidArgument for an unknown name, a k <= 0 or nothing to compute.
-  static MetricSpec from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names);
+  // allow_empty: no accuracy column is fine (list metrics computed in the same pass).
+  static MetricSpec from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names,
+                               bool allow_empty = false);
+};
+
+// Where the full-ranking evaluator puts the beyond-accuracy metrics of each user's top-K list (the
+// max(spec->ks) best candidates, test items included, ties to the lower id: what recommend()
+// returns). Selected in the same scoring pass as the accuracy metrics.
+struct ListOutput {
+  const ListSpec* spec = nullptr;
+  double* per_user = nullptr;       // U.rows × spec->user_columns()
+  ListTotals* totals = nullptr;     // added to (reset it for spec->ks and the item count first)
+  std::int32_t* top_ids = nullptr;  // optional: U.rows × spec->max_k() ids, -1 padded
 };
 
 // Full-ranking protocol: for each evaluated user, every item not in the user's training row is a
 // candidate; test items (row users[r] of `test`) are ranked among them. U's row r belongs to
-// users[r]. Writes U.rows × spec.columns() values (row-major) into `out`.
-// Without AUC, only ranks below max(ks) are resolved (top-k selection per user); with AUC, every
-// test item's exact rank among all candidates is counted.
+// users[r]. Writes U.rows × spec.columns() values (row-major) into `out` (spec may have no column
+// when only list metrics are wanted). Without AUC, only ranks below max(ks) are resolved (top-k
+// selection per user); with AUC, every test item's exact rank among all candidates is counted.
+// With `lists`, also fills the ListOutput.
 void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& train, const CsrView& test,
-                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads);
+                   const std::int32_t* users, const MetricSpec& spec, double* out, int num_threads,
+                   const ListOutput* lists = nullptr);
 
 // Sampled protocol: each user's test items are ranked among themselves and `n_negatives` given
 // candidate items (row r of `negatives`, n_rows = U.rows). Same output layout as evaluate_full.
