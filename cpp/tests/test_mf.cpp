@@ -97,8 +97,8 @@ TEST(TrainMf, PerSampleAprStepMatchesHandDerivation) {
   c.optimizer = Optimizer::SGD;
   c.lr = 0.1f;
   c.reg = 0.01f;
-  c.eps = 0.5f;
-  c.reg_adv = 2.0f;
+  c.adv.eps = 0.5f;
+  c.adv.reg_adv = 2.0f;
   std::int32_t u = 1, i = 0, j = 2;
   MFParams p = m.params();
   train_mf_on_triples(p, &u, &i, &j, 1, c);
@@ -148,10 +148,10 @@ TEST(TrainMf, ZeroEpsOrZeroLambdaIsPlainBprBitForBit) {
     base.seed = 9;
     base.batch_size = batch;
     MFTrainConfig eps0 = base, lam0 = base;
-    eps0.eps = 0.0f;
-    eps0.reg_adv = 1.0f;
-    lam0.eps = 0.5f;
-    lam0.reg_adv = 0.0f;
+    eps0.adv.eps = 0.0f;
+    eps0.adv.reg_adv = 1.0f;
+    lam0.adv.eps = 0.5f;
+    lam0.adv.reg_adv = 0.0f;
     MFParams pa = a.params(), pb = b.params(), pc = c.params();
     for (int e = 0; e < 3; ++e) {
       base.epoch = eps0.epoch = lam0.epoch = e;
@@ -171,8 +171,8 @@ TEST(TrainMf, OneThreadIsDeterministicAndSeedsMatter) {
   Model a(20, 30, 4, 6), b(20, 30, 4, 6), c(20, 30, 4, 6);
   MFTrainConfig cfg;
   cfg.num_threads = 1;
-  cfg.eps = 0.5f;
-  cfg.reg_adv = 1.0f;
+  cfg.adv.eps = 0.5f;
+  cfg.adv.reg_adv = 1.0f;
   MFParams pa = a.params(), pb = b.params(), pc = c.params();
   train_mf(pa, train.view(), cfg);
   train_mf(pb, train.view(), cfg);
@@ -249,9 +249,9 @@ TEST(TrainMf, InvalidConfigThrows) {
   cfg.lr = -1.0f;
   EXPECT_THROW(train_mf(p, train.view(), cfg), InvalidArgument);
   cfg.lr = 0.1f;
-  cfg.eps = -0.5f;
+  cfg.adv.eps = -0.5f;
   EXPECT_THROW(train_mf(p, train.view(), cfg), InvalidArgument);
-  cfg.eps = 0.0f;
+  cfg.adv.eps = 0.0f;
   Csr other = random_csr(6, 5, 2, 1);
   EXPECT_THROW(train_mf(p, other.view(), cfg), InvalidArgument);
 }

@@ -393,8 +393,8 @@ SASRecConfig small_config() {
   return c;
 }
 
-std::vector<SASRecStats> train(FloatModel& m, const Sequences& s, int epochs) {
-  std::vector<SASRecStats> out;
+std::vector<EpochStats> train(FloatModel& m, const Sequences& s, int epochs) {
+  std::vector<EpochStats> out;
   for (int e = 0; e < epochs; ++e) {
     m.cfg.epoch = e;
     auto p = m.params();
@@ -443,11 +443,11 @@ TEST(SASRecTrain, ZeroEpsilonIsSASRecBitForBit) {
   auto s = planted(60, 25, 9, 2);
   for (auto perturb : {SeqPerturb::Paper, SeqPerturb::Output}) {
     FloatModel plain(25, small_config(), 4), adv(25, small_config(), 4), nolam(25, small_config(), 4);
-    adv.cfg.eps = 0.0f;
-    adv.cfg.reg_adv = 1.0f;
+    adv.cfg.adv.eps = 0.0f;
+    adv.cfg.adv.reg_adv = 1.0f;
     adv.cfg.perturb = perturb;
-    nolam.cfg.eps = 0.5f;
-    nolam.cfg.reg_adv = 0.0f;
+    nolam.cfg.adv.eps = 0.5f;
+    nolam.cfg.adv.reg_adv = 0.0f;
     nolam.cfg.perturb = perturb;
     train(plain, s, 3);
     train(adv, s, 3);
@@ -486,8 +486,8 @@ TEST(SASRecTrain, AdversarialPerturbationIncreasesTheLoss) {
   for (auto perturb : {SeqPerturb::Paper, SeqPerturb::Output}) {
     FloatModel m(25, small_config(), 6);
     train(m, s, 5);  // pre-train
-    m.cfg.eps = 0.5f;
-    m.cfg.reg_adv = 1.0f;
+    m.cfg.adv.eps = 0.5f;
+    m.cfg.adv.reg_adv = 1.0f;
     m.cfg.perturb = perturb;
     m.cfg.dropout = 0.0f;
     m.cfg.lazy_adam = perturb == SeqPerturb::Output;

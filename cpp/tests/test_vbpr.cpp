@@ -105,7 +105,7 @@ struct Ref {
   }
   double objective(const TripleSet& t, const std::vector<double>& delta, const VBPRTrainConfig& c) const {
     double o = bpr(t, {});
-    if (c.adversarial()) o += c.reg_adv * bpr(t, delta);
+    if (c.adv.active()) o += c.adv.reg_adv * bpr(t, delta);
     auto sq = [](const double* v, int n) {
       double s = 0;
       for (int k = 0; k < n; ++k) s += v[k] * v[k];
@@ -182,8 +182,8 @@ TEST_P(VbprGradients, ObjectiveMatchesFiniteDifferences) {
   c.reg_bias = 0.02f;
   c.reg_projection = 0.01f;
   if (adversarial) {
-    c.eps = 0.4f;
-    c.reg_adv = 0.7f;
+    c.adv.eps = 0.4f;
+    c.adv.reg_adv = 0.7f;
   }
   VBPRParams p = m.params();
   std::vector<float> gP(m.P.size()), gQ(m.Q.size()), gH(m.H.size()), gE(m.E.size()), gb(m.b.size()), gbv(m.bv.size()),
@@ -251,8 +251,8 @@ TEST(VbprFeatureGradients, MatchFiniteDifferencesAndDefineDelta) {
       }
       if (perturbed) continue;
       VBPRTrainConfig c = sgd();
-      c.eps = 0.25f;
-      c.reg_adv = 1.0f;
+      c.adv.eps = 0.25f;
+      c.adv.reg_adv = 1.0f;
       std::vector<float> delta(grad.size());
       VBPRGradients g;
       g.delta = delta.data();
@@ -283,8 +283,8 @@ TEST(TrainVbpr, StepsFollowTheObjectiveGradient) {
         c.reg_projection = 0.01f;
         c.batch_size = batch;
         if (adversarial) {
-          c.eps = 0.3f;
-          c.reg_adv = 0.5f;
+          c.adv.eps = 0.3f;
+          c.adv.reg_adv = 0.5f;
         }
         VModel before = m;
         VBPRParams pb = before.params();
@@ -320,8 +320,8 @@ TEST(TrainVbpr, ZeroEpsOrZeroLambdaIsPlainVbpr) {
     plain.seed = 5;
     plain.batch_size = batch;
     VBPRTrainConfig eps0 = plain, lam0 = plain;
-    eps0.reg_adv = 1.0f;
-    lam0.eps = 0.5f;
+    eps0.adv.reg_adv = 1.0f;
+    lam0.adv.eps = 0.5f;
     VBPRParams pa = a.params(), pb = b.params(), pc = c.params();
     for (int e = 0; e < 3; ++e) {
       plain.epoch = eps0.epoch = lam0.epoch = static_cast<std::uint64_t>(e);
@@ -344,8 +344,8 @@ TEST(TrainVbpr, OneThreadIsDeterministicAndSeedsMatter) {
     VBPRTrainConfig cfg;
     cfg.num_threads = 1;
     cfg.batch_size = batch;
-    cfg.eps = 0.1f;
-    cfg.reg_adv = 1.0f;
+    cfg.adv.eps = 0.1f;
+    cfg.adv.reg_adv = 1.0f;
     VBPRParams pa = a.params(), pb = b.params(), pc = c.params();
     train_vbpr(pa, csr.view(), cfg);
     train_vbpr(pb, csr.view(), cfg);
@@ -436,7 +436,7 @@ TEST(TrainVbpr, DivergenceAndBadInputsAreReported) {
   bad.lr = -1.0f;
   EXPECT_THROW(train_vbpr(q, csr.view(), bad), InvalidArgument);
   bad = VBPRTrainConfig();
-  bad.eps = -0.1f;
+  bad.adv.eps = -0.1f;
   EXPECT_THROW(train_vbpr(q, csr.view(), bad), InvalidArgument);
   VBPRTrainConfig good;
   q.projection_accum = nullptr;

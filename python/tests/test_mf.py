@@ -101,7 +101,7 @@ def test_minibatch_aggregation_matches_numpy_reference():
     cfg.optimizer = core.Optimizer.sgd
     cfg.lr, cfg.eps, cfg.reg_adv, cfg.batch_size = 0.1, 0.3, 2.0, 4
     P_ref, Q_ref = _reference_minibatch_sgd(P, Q, triples, 0.1, 0.3, 2.0)
-    core.train_mf_on_triples(P, Q, None, None, None, None, *triples, cfg)
+    core._testing.train_mf_on_triples({"user_factors": P, "item_factors": Q}, *triples, cfg)
     np.testing.assert_allclose(P, P_ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(Q, Q_ref, rtol=1e-5, atol=1e-6)
 
@@ -188,12 +188,12 @@ def test_engine_rejects_wrong_parameter_arrays():
     indptr = np.array([0, 1, 1, 2], np.int64)
     indices = np.array([0, 3], np.int32)
     with pytest.raises(TypeError, match="user_factors"):
-        core.train_mf(P, Q, None, None, None, None, indptr, indices, cfg)
+        core.train_mf({"user_factors": P, "item_factors": Q}, indptr, indices, cfg)
     P = np.zeros((3, 2), np.float32)
     with pytest.raises(ValueError, match="accumulator"):
-        core.train_mf(P, Q, None, None, None, None, indptr, indices, cfg)
+        core.train_mf({"user_factors": P, "item_factors": Q}, indptr, indices, cfg)
     cfg.optimizer = core.Optimizer.sgd
     with pytest.raises(ValueError, match="indptr"):
-        core.train_mf(P, Q, None, None, None, None, indptr[:-1], indices, cfg)
+        core.train_mf({"user_factors": P, "item_factors": Q}, indptr[:-1], indices, cfg)
     with pytest.raises(TypeError, match="indices"):
-        core.train_mf(P, Q, None, None, None, None, indptr, indices.astype(np.float32), cfg)
+        core.train_mf({"user_factors": P, "item_factors": Q}, indptr, indices.astype(np.float32), cfg)

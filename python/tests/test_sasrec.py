@@ -200,7 +200,8 @@ def test_bad_input(planted, sas):
         sas.recommend([train.n_users], k=3)
     with pytest.raises(ValueError, match="item_emb"):
         from advrec._engine import core
-        core.sasrec_encode(np.zeros((3, 4), np.float32), sas.dense, sas._seq_indptr, sas._seq_items,
+        core.sasrec_encode({"item_emb": np.zeros((3, 4), np.float32), "dense": sas.dense}, sas._seq_indptr,
+                           sas._seq_items,
                            np.array([0], np.int32), sas._config())
     with pytest.raises(advrec.NotFittedError):
         advrec.SASRec(**KW).recommend([0])

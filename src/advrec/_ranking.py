@@ -107,4 +107,5 @@ def top_k(U, V, k: int, exclude=None, num_threads=None, *, what: str = "the mode
     if exclude is None:
         return core.top_k(U, V, k, num_threads=num_threads)
     indptr, indices, rows = exclude
+    core.validate_csr(indptr, indices, int(V.shape[0]), "exclude")  # once per call, not in the engine call
     return core.top_k(U, V, k, indptr, indices, rows, num_threads=num_threads)

@@ -402,6 +402,9 @@ def evaluate(model, train, test, k: Union[int, Sequence[int]] = 10,
         tr_indptr, tr_indices = _without_test_pairs(tr_indptr, tr_indices, te_indptr, te_indices, train.n_items)
     for name, data in (("train", train), ("test", test)):
         check_same_shape(model, data, name)
+    # Validated once here; the engine calls below (one per batch of users) trust them.
+    core.validate_csr(tr_indptr, tr_indices, int(model.n_items), "train")
+    core.validate_csr(te_indptr, te_indices, int(model.n_items), "test")
     batch_size = check_positive_int(batch_size, "batch_size")
     num_threads = model_threads(model, num_threads)
     has_test = np.flatnonzero(np.diff(te_indptr) > 0).astype(np.int32)

@@ -1,9 +1,20 @@
-// The only file that knows about Python: it checks and converts NumPy arrays, translates
+// The only file that knows about Python: it checks NumPy arrays (dtype, shape, layout,
+// writability; values are checked once, by the engine), converts them to engine views, translates
 // exceptions, and releases the GIL around every call into the engine.
+//
+// Every model family has one block of the same shape, bind_<model>:
+//   * its config class: fields readable and writable as attributes, or all set at once from one
+//     dict of hyper-parameters (Config({"lr": 0.05, "eps": 0.5})); validate() is the engine's;
+//   * train_<model>(arrays, <training data>, config) -> the epoch's figures as a dict, where
+//     `arrays` maps parameter names to NumPy arrays (absent or None: not part of the model);
+//   * its loss gradients (what the attacks differentiate), again from a dict of arrays.
+// Test-only entry points live in the `_testing` submodule.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "advrec/adversary.hpp"
+#include "advrec/beyond.hpp"
 #include "advrec/cdae.hpp"
 #include "advrec/cfgan.hpp"
 #include "advrec/csr.hpp"
@@ -102,6 +113,100 @@ TrainTest train_test_from(py::handle tr_indptr, py::handle tr_indices, py::handl
   return t;
 }
 
+py::handle dict_get(const py::dict& d, const char* key) {
+  return d.contains(key) ? py::handle(d[key]) : py::handle(Py_None);
+}
+
+// The shape of a required 2-d parameter array (its dtype and layout are checked by mutable_data).
+std::pair<py::ssize_t, py::ssize_t> shape_2d(py::handle obj, const char* name) {
+  if (!py::isinstance<py::array>(obj) || py::reinterpret_borrow<py::array>(obj).ndim() != 2) {
+    throw py::type_error(std::string(name) + " must be a 2-d numpy array");
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  return {a.shape(0), a.shape(1)};
+}
+
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+// (users, pos, neg) id arrays of equal length.
+struct TripleArrays {
+  py::array_t<std::int32_t, py::array::c_style> u, i, j;
+  Index size() const { return u.size(); }
+};
+
+TripleArrays triples_from(py::handle users, py::handle pos, py::handle neg) {
+  TripleArrays t{input_array<std::int32_t>(users, "users"), input_array<std::int32_t>(pos, "pos"),
+                 input_array<std::int32_t>(neg, "neg")};
+  if (t.u.size() != t.i.size() || t.u.size() != t.j.size()) {
+    throw py::value_error("users, pos and neg must have the same length");
+  }
+  return t;
+}
+
+// A new float32 output array, or None (and a null pointer) when not wanted.
+py::object optional_output(bool want, std::vector<py::ssize_t> shape, float*& ptr) {
+  ptr = nullptr;
+  if (!want) return py::none();
+  py::array_t<float> a(shape);
+  ptr = a.mutable_data();
+  return std::move(a);
+}
+
+// The one EpochStats -> dict conversion. Sequence models count positions (their samples) and
+// sequences; the sampled trainers count samples and skipped draws.
+py::dict stats_dict(const EpochStats& stats) {
+  py::dict out;
+  if (stats.sequences > 0) {
+    out["sequences"] = stats.sequences;
+    out["positions"] = stats.samples;
+  } else {
+    out["samples"] = stats.samples;
+    out["skipped"] = stats.skipped;
+  }
+  out["loss"] = stats.loss;
+  out["adv_loss"] = stats.adv_loss;
+  out["accuracy"] = stats.accuracy;
+  return out;
+}
+
+// A config class: default constructor, constructor from one dict of hyper-parameters (every key
+// must name a field), and the engine's validate(). The caller adds the fields.
+template <class Config>
+py::class_<Config> config_class(py::module_& m, const char* name) {
+  py::class_<Config> cls(m, name, py::module_local());
+  const std::string type_name(name);
+  cls.def(py::init<>());
+  cls.def(py::init([type_name](const py::dict& hyper) {
+            Config c;
+            py::object view = py::cast(&c, py::return_value_policy::reference);
+            for (auto item : hyper) {
+              const std::string key = py::str(item.first);
+              if (!py::hasattr(view, key.c_str())) {
+                throw py::value_error(type_name + " has no hyper-parameter '" + key + "'");
+              }
+              view.attr(key.c_str()) = item.second;
+            }
+            return c;
+          }),
+          py::arg("hyper"));
+  cls.def("validate", &Config::validate);
+  return cls;
+}
+
+// The adversarial term's fields as attributes of the config that embeds it.
+template <class Config>
+void adversarial_fields(py::class_<Config>& cls) {
+  cls.def_property(
+         "eps", [](const Config& c) { return c.adv.eps; }, [](Config& c, float v) { c.adv.eps = v; })
+      .def_property(
+          "reg_adv", [](const Config& c) { return c.adv.reg_adv; }, [](Config& c, float v) { c.adv.reg_adv = v; });
+}
+
 py::dict cpu_features() {
   py::dict d;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -120,43 +225,90 @@ int openmp_threads() {
   return resolve_threads(0);
 }
 
-MFParams mf_params(py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ, py::handle accB) {
-  auto p = py::reinterpret_borrow<py::array>(P);
-  auto q = py::reinterpret_borrow<py::array>(Q);
-  if (!py::isinstance<py::array>(P) || p.ndim() != 2) throw py::type_error("user_factors must be a 2-d numpy array");
-  if (!py::isinstance<py::array>(Q) || q.ndim() != 2) throw py::type_error("item_factors must be a 2-d numpy array");
+// ---- BPR-MF / AMF (advrec/mf.hpp) ----------------------------------------------------------------
+// arrays: user_factors, item_factors (required), item_bias, user_accum, item_accum, bias_accum.
+MFParams mf_params(const py::dict& a) {
+  py::handle P = dict_get(a, "user_factors"), Q = dict_get(a, "item_factors");
+  const auto p = shape_2d(P, "user_factors");
+  const auto q = shape_2d(Q, "item_factors");
   MFParams m;
-  m.n_users = static_cast<std::int32_t>(p.shape(0));
-  m.n_items = static_cast<std::int32_t>(q.shape(0));
-  m.dim = static_cast<std::int32_t>(p.shape(1));
+  m.n_users = static_cast<std::int32_t>(p.first);
+  m.n_items = static_cast<std::int32_t>(q.first);
+  m.dim = static_cast<std::int32_t>(p.second);
   m.user_factors = mutable_data<float>(P, "user_factors", m.n_users, m.dim);
   m.item_factors = mutable_data<float>(Q, "item_factors", m.n_items, m.dim);
-  m.item_bias = optional_mutable<float>(bias, "item_bias", m.n_items, -1);
-  m.user_accum = optional_mutable<float>(accP, "user_accum", m.n_users, m.dim);
-  m.item_accum = optional_mutable<float>(accQ, "item_accum", m.n_items, m.dim);
-  m.bias_accum = optional_mutable<float>(accB, "bias_accum", m.n_items, -1);
+  m.item_bias = optional_mutable<float>(dict_get(a, "item_bias"), "item_bias", m.n_items, -1);
+  m.user_accum = optional_mutable<float>(dict_get(a, "user_accum"), "user_accum", m.n_users, m.dim);
+  m.item_accum = optional_mutable<float>(dict_get(a, "item_accum"), "item_accum", m.n_items, m.dim);
+  m.bias_accum = optional_mutable<float>(dict_get(a, "bias_accum"), "bias_accum", m.n_items, -1);
   return m;
 }
 
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& v) {
-  auto* heap = new std::vector<T>(std::move(v));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+void bind_mf(py::module_& m, py::module_& testing) {
+  auto cls = config_class<MFTrainConfig>(m, "MFTrainConfig");
+  cls.def_readwrite("lr", &MFTrainConfig::lr)
+      .def_readwrite("reg", &MFTrainConfig::reg)
+      .def_readwrite("reg_bias", &MFTrainConfig::reg_bias)
+      .def_readwrite("optimizer", &MFTrainConfig::optimizer)
+      .def_readwrite("perturb_users", &MFTrainConfig::perturb_users)
+      .def_readwrite("perturb_items", &MFTrainConfig::perturb_items)
+      .def_readwrite("batch_size", &MFTrainConfig::batch_size)
+      .def_readwrite("n_samples", &MFTrainConfig::n_samples)
+      .def_readwrite("num_threads", &MFTrainConfig::num_threads)
+      .def_readwrite("seed", &MFTrainConfig::seed)
+      .def_readwrite("epoch", &MFTrainConfig::epoch);
+  adversarial_fields(cls);
+
+  m.def("train_mf", [](const py::dict& arrays, py::handle indptr, py::handle indices, const MFTrainConfig& config) {
+    MFParams params = mf_params(arrays);
+    auto train = csr_from(indptr, indices, params.n_items, "train");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_mf(params, train.view, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+
+  m.def("bpr_gradients", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
+                            bool want_users, bool want_items, int num_threads) {
+    MFParams params = mf_params(arrays);
+    auto t = triples_from(users, pos, neg);
+    float *gu_ptr, *gi_ptr;
+    py::object gu = optional_output(want_users, {params.n_users, params.dim}, gu_ptr);
+    py::object gi = optional_output(want_items, {params.n_items, params.dim}, gi_ptr);
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = bpr_gradients(params, t.u.data(), t.i.data(), t.j.data(), t.size(), gu_ptr, gi_ptr, &correct, num_threads);
+    }
+    return py::make_tuple(loss, correct, gu, gi);
+  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("want_users") = true,
+     py::arg("want_items") = true, py::arg("num_threads") = 0);
+
+  testing.def("train_mf_on_triples", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
+                                        const MFTrainConfig& config) {
+    MFParams params = mf_params(arrays);
+    auto t = triples_from(users, pos, neg);
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_mf_on_triples(params, t.u.data(), t.i.data(), t.j.data(), t.size(), config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
 }
 
-// ---- VBPR / AMR / content-only (advrec/vbpr.hpp) ---------------------------------------------------
-// Parameters travel as a dict name -> array (None or absent = not part of the model). The AMR
-// model shares one user matrix: pass the same array as user_factors and user_visual.
+// ---- VBPR / AMR / content-only (advrec/vbpr.hpp) -------------------------------------------------
+// arrays: features, projection, user_visual (required); user_factors + item_factors (the ID part),
+// item_bias, visual_bias and the Adagrad accumulators (optional). The AMR model shares one user
+// matrix: pass the same array as user_factors and user_visual.
 struct VbprArrays {
   VBPRParams params;
   py::array_t<float, py::array::c_style> features;  // keeps a converted copy alive
   py::object delta_keep;
 };
-
-py::handle dict_get(const py::dict& d, const char* key) {
-  return d.contains(key) ? py::handle(d[key]) : py::handle(Py_None);
-}
 
 VbprArrays vbpr_arrays(const py::dict& d) {
   VbprArrays out;
@@ -197,7 +349,6 @@ VbprArrays vbpr_arrays(const py::dict& d) {
   m.projection_accum = optional_mutable<float>(dict_get(d, "projection_accum"), "projection_accum", m.n_features, m.vdim);
   m.bias_accum = optional_mutable<float>(dict_get(d, "bias_accum"), "bias_accum", m.n_items, -1);
   m.visual_bias_accum = optional_mutable<float>(dict_get(d, "visual_bias_accum"), "visual_bias_accum", m.n_features, -1);
-  m.validate(nullptr);
   return out;
 }
 
@@ -210,32 +361,20 @@ const float* optional_delta(py::handle delta, const VBPRParams& m, py::object& k
   return arr.data();
 }
 
-py::dict stats_dict(const EpochStats& stats) {
-  py::dict out;
-  out["samples"] = stats.samples;
-  out["skipped"] = stats.skipped;
-  out["loss"] = stats.loss;
-  out["adv_loss"] = stats.adv_loss;
-  out["accuracy"] = stats.accuracy;
-  return out;
-}
-
-void register_vbpr(py::module_& m) {
-  py::class_<VBPRTrainConfig>(m, "VBPRTrainConfig", py::module_local())
-      .def(py::init<>())
-      .def_readwrite("lr", &VBPRTrainConfig::lr)
+void bind_vbpr(py::module_& m, py::module_& testing) {
+  auto cls = config_class<VBPRTrainConfig>(m, "VBPRTrainConfig");
+  cls.def_readwrite("lr", &VBPRTrainConfig::lr)
       .def_readwrite("reg", &VBPRTrainConfig::reg)
       .def_readwrite("reg_bias", &VBPRTrainConfig::reg_bias)
       .def_readwrite("reg_projection", &VBPRTrainConfig::reg_projection)
       .def_readwrite("optimizer", &VBPRTrainConfig::optimizer)
-      .def_readwrite("eps", &VBPRTrainConfig::eps)
-      .def_readwrite("reg_adv", &VBPRTrainConfig::reg_adv)
       .def_readwrite("batch_size", &VBPRTrainConfig::batch_size)
       .def_readwrite("cold_negatives", &VBPRTrainConfig::cold_negatives)
       .def_readwrite("n_samples", &VBPRTrainConfig::n_samples)
       .def_readwrite("num_threads", &VBPRTrainConfig::num_threads)
       .def_readwrite("seed", &VBPRTrainConfig::seed)
       .def_readwrite("epoch", &VBPRTrainConfig::epoch);
+  adversarial_fields(cls);
 
   m.def("train_vbpr", [](const py::dict& arrays, py::handle indptr, py::handle indices, const VBPRTrainConfig& config) {
     VbprArrays a = vbpr_arrays(arrays);
@@ -248,37 +387,20 @@ void register_vbpr(py::module_& m) {
     return stats_dict(stats);
   }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
 
-  m.def("train_vbpr_on_triples", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
-                                    const VBPRTrainConfig& config) {
-    VbprArrays a = vbpr_arrays(arrays);
-    auto u = input_array<std::int32_t>(users, "users");
-    auto i = input_array<std::int32_t>(pos, "pos");
-    auto j = input_array<std::int32_t>(neg, "neg");
-    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
-    EpochStats stats;
-    {
-      py::gil_scoped_release release;
-      stats = train_vbpr_on_triples(a.params, u.data(), i.data(), j.data(), u.size(), config);
-    }
-    return stats_dict(stats);
-  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
-
   m.def("vbpr_feature_gradients", [](const py::dict& arrays, py::handle delta, py::handle users, py::handle pos,
                                      py::handle neg, int num_threads) {
     VbprArrays a = vbpr_arrays(arrays);
     py::object keep;
     const float* dptr = optional_delta(delta, a.params, keep);
-    auto u = input_array<std::int32_t>(users, "users");
-    auto i = input_array<std::int32_t>(pos, "pos");
-    auto j = input_array<std::int32_t>(neg, "neg");
-    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
-    py::array_t<float> grad({static_cast<py::ssize_t>(a.params.n_items), static_cast<py::ssize_t>(a.params.n_features)});
-    float* gptr = grad.mutable_data();
+    auto t = triples_from(users, pos, neg);
+    float* gptr;
+    py::object grad = optional_output(true, {a.params.n_items, a.params.n_features}, gptr);
     double loss;
     Index correct = 0;
     {
       py::gil_scoped_release release;
-      loss = vbpr_feature_gradients(a.params, dptr, u.data(), i.data(), j.data(), u.size(), gptr, &correct, num_threads);
+      loss = vbpr_feature_gradients(a.params, dptr, t.u.data(), t.i.data(), t.j.data(), t.size(), gptr, &correct,
+                                    num_threads);
     }
     return py::make_tuple(loss, correct, grad);
   }, py::arg("arrays"), py::arg("delta"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("num_threads") = 0);
@@ -298,10 +420,187 @@ void register_vbpr(py::module_& m) {
     }
     return py::make_tuple(v, b);
   }, py::arg("arrays"), py::arg("delta") = py::none(), py::arg("num_threads") = 0);
+
+  testing.def("train_vbpr_on_triples", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
+                                          const VBPRTrainConfig& config) {
+    VbprArrays a = vbpr_arrays(arrays);
+    auto t = triples_from(users, pos, neg);
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_vbpr_on_triples(a.params, t.u.data(), t.i.data(), t.j.data(), t.size(), config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
 }
 
+// ---- SASRec / SAO (advrec/sasrec.hpp) --------------------------------------------------------------
+// arrays: item_emb, dense (required); item_m, item_v, dense_m, dense_v, step (Adam state, required
+// for training). Shapes follow config.dim / maxlen / blocks, so the config is validated first.
+SASRecParams sasrec_params(const py::dict& a, const SASRecConfig& cfg, bool with_adam) {
+  cfg.validate();
+  py::handle E = dict_get(a, "item_emb");
+  const auto q = shape_2d(E, "item_emb");
+  const Index nd = SASRecLayout(cfg.dim, cfg.maxlen, cfg.blocks).size();
+  SASRecParams p;
+  p.n_items = static_cast<std::int32_t>(q.first);
+  p.item_emb = mutable_data<float>(E, "item_emb", q.first, cfg.dim);
+  p.dense = mutable_data<float>(dict_get(a, "dense"), "dense", nd, -1);
+  if (with_adam) {
+    p.item_m = mutable_data<float>(dict_get(a, "item_m"), "item_m", p.n_items, cfg.dim);
+    p.item_v = mutable_data<float>(dict_get(a, "item_v"), "item_v", p.n_items, cfg.dim);
+    p.dense_m = mutable_data<float>(dict_get(a, "dense_m"), "dense_m", nd, -1);
+    p.dense_v = mutable_data<float>(dict_get(a, "dense_v"), "dense_v", nd, -1);
+    p.step = mutable_data<std::int64_t>(dict_get(a, "step"), "step", 1, -1);
+  }
+  return p;
+}
 
-// ---- evaluation -----------------------------------------------------------------------------
+void bind_sasrec(py::module_& m) {
+  py::enum_<SeqPerturb>(m, "SeqPerturb", py::module_local())
+      .value("paper", SeqPerturb::Paper)
+      .value("output", SeqPerturb::Output);
+
+  auto cls = config_class<SASRecConfig>(m, "SASRecConfig");
+  cls.def_readwrite("dim", &SASRecConfig::dim)
+      .def_readwrite("maxlen", &SASRecConfig::maxlen)
+      .def_readwrite("blocks", &SASRecConfig::blocks)
+      .def_readwrite("heads", &SASRecConfig::heads)
+      .def_readwrite("dropout", &SASRecConfig::dropout)
+      .def_readwrite("lr", &SASRecConfig::lr)
+      .def_readwrite("beta1", &SASRecConfig::beta1)
+      .def_readwrite("beta2", &SASRecConfig::beta2)
+      .def_readwrite("adam_eps", &SASRecConfig::adam_eps)
+      .def_readwrite("l2", &SASRecConfig::l2)
+      .def_readwrite("batch_size", &SASRecConfig::batch_size)
+      .def_readwrite("perturb", &SASRecConfig::perturb)
+      .def_readwrite("sync", &SASRecConfig::sync)
+      .def_readwrite("lazy_adam", &SASRecConfig::lazy_adam)
+      .def_readwrite("num_threads", &SASRecConfig::num_threads)
+      .def_readwrite("seed", &SASRecConfig::seed)
+      .def_readwrite("epoch", &SASRecConfig::epoch);
+  adversarial_fields(cls);
+
+  // The names, offsets and shapes of the dense parameters (the model saves them by name).
+  m.def("sasrec_layout", [](int dim, int maxlen, int blocks) {
+    const SASRecLayout L(dim, maxlen, blocks);
+    py::list out;  // (name, offset, shape)
+    const Index d = dim;
+    out.append(py::make_tuple("pos", L.pos(), py::make_tuple(maxlen, d)));
+    for (int b = 0; b < blocks; ++b) {
+      const std::string p = "block" + std::to_string(b) + ".";
+      out.append(py::make_tuple(p + "ln1_g", L.ln1_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln1_b", L.ln1_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wq", L.wq(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bq", L.bq(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wk", L.wk(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bk", L.bk(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "wv", L.wv(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "bv", L.bv(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_g", L.ln2_g(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "ln2_b", L.ln2_b(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w1", L.w1(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b1", L.b1(b), py::make_tuple(d)));
+      out.append(py::make_tuple(p + "w2", L.w2(b), py::make_tuple(d, d)));
+      out.append(py::make_tuple(p + "b2", L.b2(b), py::make_tuple(d)));
+    }
+    out.append(py::make_tuple("final_g", L.final_g(), py::make_tuple(d)));
+    out.append(py::make_tuple("final_b", L.final_b(), py::make_tuple(d)));
+    return py::make_tuple(L.size(), out);
+  }, py::arg("dim"), py::arg("maxlen"), py::arg("blocks"));
+
+  m.def("train_sasrec", [](const py::dict& arrays, py::handle seq_indptr, py::handle seq_items,
+                           py::handle hist_indptr, py::handle hist_indices, const SASRecConfig& config) {
+    SASRecParams p = sasrec_params(arrays, config, true);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto hist = csr_from(hist_indptr, hist_indices, p.n_items, "history");
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_sasrec(p, seqs.view, hist.view, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("hist_indptr"),
+     py::arg("hist_indices"), py::arg("config"));
+
+  m.def("sasrec_encode", [](const py::dict& arrays, py::handle seq_indptr, py::handle seq_items, py::handle users,
+                            const SASRecConfig& config) {
+    SASRecParams p = sasrec_params(arrays, config, false);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(config.dim)});
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      sasrec_encode(p, seqs.view, u.data(), u.size(), config, o);
+    }
+    return out;
+  }, py::arg("arrays"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("users"), py::arg("config"));
+
+  m.def("sasrec_loss_gradients", [](const py::dict& arrays, py::handle seq_indptr, py::handle seq_items,
+                                    py::handle neg, py::handle users, py::handle item_delta,
+                                    const SASRecConfig& config, bool want_dense, int num_threads) {
+    SASRecParams p = sasrec_params(arrays, config, false);
+    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
+    auto ng = input_array<std::int32_t>(neg, "neg");
+    if (ng.size() != seqs.indices.size()) throw py::value_error("neg must have one entry per sequence item");
+    auto u = input_array<std::int32_t>(users, "users");
+    py::array_t<float, py::array::c_style> delta;
+    const float* dptr = nullptr;
+    if (!item_delta.is_none()) {
+      delta = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item_delta);
+      if (!delta || delta.ndim() != 2 || delta.shape(0) != p.n_items || delta.shape(1) != config.dim) {
+        throw py::value_error("item_delta must have the shape of item_emb");
+      }
+      dptr = delta.data();
+    }
+    float *gip, *gd;
+    py::object gi = optional_output(true, {p.n_items, config.dim}, gip);
+    py::object gd_obj = optional_output(want_dense, {SASRecLayout(config.dim, config.maxlen, config.blocks).size()}, gd);
+    double loss;
+    Index correct = 0;
+    {
+      py::gil_scoped_release release;
+      loss = sasrec_loss_gradients(p, seqs.view, ng.data(), u.data(), u.size(), dptr, config, gip, gd, &correct,
+                                   num_threads);
+    }
+    return py::make_tuple(loss, correct, gi, gd_obj);
+  }, py::arg("arrays"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("neg"), py::arg("users"),
+     py::arg("item_delta"), py::arg("config"), py::arg("want_dense") = false, py::arg("num_threads") = 0);
+}
+
+// ---- attacks (advrec/adversary.hpp) and their training sample ---------------------------------------
+void bind_attacks(py::module_& m) {
+  m.def("sample_triples", [](py::handle indptr, py::handle indices, std::int32_t n_items, std::uint64_t seed,
+                             int negatives_per_pair, int num_threads) {
+    auto train = csr_from(indptr, indices, n_items, "train");
+    Triples t;
+    {
+      py::gil_scoped_release release;
+      t = sample_triples(train.view, seed, negatives_per_pair, num_threads);
+    }
+    return py::make_tuple(to_numpy(std::move(t.users)), to_numpy(std::move(t.pos)), to_numpy(std::move(t.neg)));
+  }, py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("seed"), py::arg("negatives_per_pair") = 1,
+     py::arg("num_threads") = 0);
+
+  m.def("fgm_normalise_rows", [](py::handle mat, float eps, bool sign, int num_threads) {
+    const auto shape = shape_2d(mat, "matrix");
+    float* data = mutable_data<float>(mat, "matrix", shape.first, shape.second);
+    py::gil_scoped_release release;
+    fgm_normalise_rows(data, shape.first, static_cast<int>(shape.second), eps, sign, num_threads);
+  }, py::arg("matrix"), py::arg("eps"), py::arg("sign") = false, py::arg("num_threads") = 0);
+
+  m.def("project_rows", [](py::handle mat, float eps, bool linf, int num_threads) {
+    const auto shape = shape_2d(mat, "matrix");
+    float* data = mutable_data<float>(mat, "matrix", shape.first, shape.second);
+    py::gil_scoped_release release;
+    project_rows(data, shape.first, static_cast<int>(shape.second), eps, linf, num_threads);
+  }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
+}
+
+// ---- evaluation (advrec/eval.hpp) -------------------------------------------------------------------
+// CSRs are validated once per Python call (advrec.evaluation calls validate_csr before its batch
+// loop), not here: evaluate_full runs once per batch of users.
 struct FactorArray {
   py::array_t<float, py::array::c_style> array;
   FactorView view;
@@ -317,32 +616,9 @@ FactorArray factor_input(py::handle obj, const char* name) {
   return f;
 }
 
-MetricSpec metric_spec(const std::vector<std::int32_t>& ks, const std::vector<std::string>& metrics,
-                       bool allow_empty = false) {
-  MetricSpec spec;
-  spec.ks = ks;
-  spec.hr = spec.ndcg = false;
-  for (const auto& name : metrics) {
-    if (name == "hr") spec.hr = true;
-    else if (name == "ndcg") spec.ndcg = true;
-    else if (name == "recall") spec.recall = true;
-    else if (name == "precision") spec.precision = true;
-    else if (name == "mrr") spec.mrr = true;
-    else if (name == "map") spec.map = true;
-    else if (name == "auc") spec.auc = true;
-    else throw py::value_error("unknown metric '" + name + "'");
-  }
-  for (auto k : ks) if (k <= 0) throw py::value_error("every k must be positive");
-  if (spec.columns() == 0 && !allow_empty) throw py::value_error("no metric to compute");
-  return spec;
-}
-
-py::array_t<std::int32_t, py::array::c_style> user_list(py::handle users, std::int32_t n_rows) {
+py::array_t<std::int32_t, py::array::c_style> user_list(py::handle users) {
   auto u = input_array<std::int32_t>(users, "users");
   if (u.ndim() != 1) throw py::value_error("users must be 1-d");
-  for (py::ssize_t i = 0; i < u.size(); ++i) {
-    if (u.data()[i] < 0 || u.data()[i] >= n_rows) throw py::value_error("users contains id " + std::to_string(u.data()[i]) + ", outside [0, " + std::to_string(n_rows) + ")");
-  }
   return u;
 }
 
@@ -387,16 +663,15 @@ void bind_evaluation(py::module_& m) {
     auto u = factor_input(U, "user factors");
     auto v = factor_input(V, "item factors");
     if (u.view.dim != v.view.dim) throw py::value_error("user and item factors must have the same number of columns");
-    if (k <= 0) throw py::value_error("k must be positive");
-    py::array_t<std::int32_t> ids({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(k)});
-    py::array_t<float> scores({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(k)});
+    const py::ssize_t width = k > 0 ? k : 0;  // k <= 0 is the engine's error
+    py::array_t<std::int32_t> ids({static_cast<py::ssize_t>(u.view.rows), width});
+    py::array_t<float> scores({static_cast<py::ssize_t>(u.view.rows), width});
     if (ex_indptr.is_none()) {
       py::gil_scoped_release release;
       top_k(u.view, v.view, k, nullptr, nullptr, ids.mutable_data(), scores.mutable_data(), num_threads);
     } else {
       auto ex = csr_from(ex_indptr, ex_indices, v.view.rows, "exclude");
-      ex.view.validate("exclude");
-      auto rows = user_list(ex_rows, ex.view.n_rows);
+      auto rows = user_list(ex_rows);
       if (rows.size() != u.view.rows) throw py::value_error("exclude rows must have one entry per user row");
       py::gil_scoped_release release;
       top_k(u.view, v.view, k, &ex.view, rows.data(), ids.mutable_data(), scores.mutable_data(), num_threads);
@@ -430,7 +705,10 @@ void bind_evaluation(py::module_& m) {
         const std::int32_t n_items = l.items.n_items();
         const TrainTest data = train_test_from(tr_indptr, tr_indices, te_indptr, te_indices, n_items);
         const CsrArrays &train = data.train, &test = data.test;
-        auto us = user_list(users, train.view.n_rows);
+        auto us = user_list(users);
+        for (py::ssize_t r = 0; r < us.size(); ++r) {
+          if (us.data()[r] < 0 || us.data()[r] >= train.view.n_rows) throw py::value_error("users contains an id out of range");
+        }
         auto lists = input_array<std::int32_t>(ids, "ids");
         if (lists.ndim() != 2 || lists.shape(0) != us.size()) throw py::value_error("ids must have shape (len(users), K)");
         const auto K = static_cast<std::int32_t>(lists.shape(1));
@@ -462,11 +740,9 @@ void bind_evaluation(py::module_& m) {
     auto v = factor_input(V, "item factors");
     auto train = csr_from(tr_indptr, tr_indices, v.view.rows, "train");
     auto test = csr_from(te_indptr, te_indices, v.view.rows, "test");
-    train.view.validate("train");
-    test.view.validate("test");
-    auto us = user_list(users, train.view.n_rows);
+    auto us = user_list(users);
     if (us.size() != u.view.rows) throw py::value_error("users must have one entry per user-factor row");
-    MetricSpec spec = metric_spec(ks, metrics, lists != nullptr);
+    const MetricSpec spec = MetricSpec::from_names(ks, metrics, lists != nullptr);
     py::array_t<double> out({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(spec.columns())});
     if (!lists) {
       py::gil_scoped_release release;
@@ -493,12 +769,11 @@ void bind_evaluation(py::module_& m) {
     auto u = factor_input(U, "user factors");
     auto v = factor_input(V, "item factors");
     auto test = csr_from(te_indptr, te_indices, v.view.rows, "test");
-    test.view.validate("test");
-    auto us = user_list(users, test.view.n_rows);
+    auto us = user_list(users);
     if (us.size() != u.view.rows) throw py::value_error("users must have one entry per user-factor row");
     auto negs = input_array<std::int32_t>(negatives, "negatives");
     if (negs.ndim() != 2 || negs.shape(0) != u.view.rows) throw py::value_error("negatives must have shape (n_users, n_negatives)");
-    MetricSpec spec = metric_spec(ks, metrics);
+    const MetricSpec spec = MetricSpec::from_names(ks, metrics);
     py::array_t<double> out({static_cast<py::ssize_t>(u.view.rows), static_cast<py::ssize_t>(spec.columns())});
     {
       py::gil_scoped_release release;
@@ -512,10 +787,9 @@ void bind_evaluation(py::module_& m) {
   m.def("sample_negatives", [](py::handle tr_indptr, py::handle tr_indices, py::handle te_indptr, py::handle te_indices,
                                std::int32_t n_items, py::handle users, std::int32_t n_negatives, std::uint64_t seed,
                                py::handle weights, int num_threads) {
-    const TrainTest data = train_test_from(tr_indptr, tr_indices, te_indptr, te_indices, n_items);
-    const CsrArrays &train = data.train, &test = data.test;
-    auto us = user_list(users, train.view.n_rows);
-    if (n_negatives <= 0) throw py::value_error("n_negatives must be positive");
+    auto train = csr_from(tr_indptr, tr_indices, n_items, "train");
+    auto test = csr_from(te_indptr, te_indices, n_items, "test");
+    auto us = user_list(users);
     py::array_t<double, py::array::c_style> w;
     const double* wp = nullptr;
     if (!weights.is_none()) {
@@ -523,7 +797,8 @@ void bind_evaluation(py::module_& m) {
       if (!w || w.ndim() != 1 || w.size() != n_items) throw py::value_error("item weights must be 1-d with one value per item");
       wp = w.data();
     }
-    py::array_t<std::int32_t> out({static_cast<py::ssize_t>(us.size()), static_cast<py::ssize_t>(n_negatives)});
+    const py::ssize_t width = n_negatives > 0 ? n_negatives : 0;  // n_negatives <= 0 is the engine's error
+    py::array_t<std::int32_t> out({static_cast<py::ssize_t>(us.size()), width});
     {
       py::gil_scoped_release release;
       sample_negatives(train.view, test.view, us.data(), static_cast<std::int32_t>(us.size()), n_negatives, seed, wp,
@@ -532,166 +807,6 @@ void bind_evaluation(py::module_& m) {
     return out;
   }, py::arg("train_indptr"), py::arg("train_indices"), py::arg("test_indptr"), py::arg("test_indices"),
      py::arg("n_items"), py::arg("users"), py::arg("n_negatives"), py::arg("seed"), py::arg("item_weights") = py::none(),
-     py::arg("num_threads") = 0);
-}
-}  // namespace
-
-// ---- SASRec / SAO (issue 6) ---------------------------------------------------------------------
-namespace {
-
-SASRecParams sasrec_params(py::handle item_emb, py::handle dense, const SASRecConfig& cfg) {
-  auto q = py::reinterpret_borrow<py::array>(item_emb);
-  if (!py::isinstance<py::array>(item_emb) || q.ndim() != 2) throw py::type_error("item_emb must be a 2-d numpy array");
-  SASRecParams p;
-  p.n_items = static_cast<std::int32_t>(q.shape(0));
-  p.item_emb = mutable_data<float>(item_emb, "item_emb", q.shape(0), cfg.dim);
-  p.dense = mutable_data<float>(dense, "dense", SASRecLayout(cfg.dim, cfg.maxlen, cfg.blocks).size(), -1);
-  return p;
-}
-
-py::dict sasrec_stats(const SASRecStats& s) {
-  py::dict out;
-  out["sequences"] = s.sequences;
-  out["positions"] = s.positions;
-  out["loss"] = s.loss;
-  out["adv_loss"] = s.adv_loss;
-  out["accuracy"] = s.accuracy;
-  return out;
-}
-
-void bind_sasrec(py::module_& m) {
-  py::enum_<SeqPerturb>(m, "SeqPerturb", py::module_local())
-      .value("paper", SeqPerturb::Paper)
-      .value("output", SeqPerturb::Output);
-
-  py::class_<SASRecConfig>(m, "SASRecConfig", py::module_local())
-      .def(py::init<>())
-      .def_readwrite("dim", &SASRecConfig::dim)
-      .def_readwrite("maxlen", &SASRecConfig::maxlen)
-      .def_readwrite("blocks", &SASRecConfig::blocks)
-      .def_readwrite("heads", &SASRecConfig::heads)
-      .def_readwrite("dropout", &SASRecConfig::dropout)
-      .def_readwrite("lr", &SASRecConfig::lr)
-      .def_readwrite("beta1", &SASRecConfig::beta1)
-      .def_readwrite("beta2", &SASRecConfig::beta2)
-      .def_readwrite("adam_eps", &SASRecConfig::adam_eps)
-      .def_readwrite("l2", &SASRecConfig::l2)
-      .def_readwrite("batch_size", &SASRecConfig::batch_size)
-      .def_readwrite("eps", &SASRecConfig::eps)
-      .def_readwrite("reg_adv", &SASRecConfig::reg_adv)
-      .def_readwrite("perturb", &SASRecConfig::perturb)
-      .def_readwrite("sync", &SASRecConfig::sync)
-      .def_readwrite("lazy_adam", &SASRecConfig::lazy_adam)
-      .def_readwrite("num_threads", &SASRecConfig::num_threads)
-      .def_readwrite("seed", &SASRecConfig::seed)
-      .def_readwrite("epoch", &SASRecConfig::epoch)
-      .def("validate", &SASRecConfig::validate);
-
-  m.def("sasrec_layout", [](int dim, int maxlen, int blocks) {
-    const SASRecLayout L(dim, maxlen, blocks);
-    py::list out;  // (name, offset, shape)
-    const Index d = dim;
-    out.append(py::make_tuple("pos", L.pos(), py::make_tuple(maxlen, d)));
-    for (int b = 0; b < blocks; ++b) {
-      const std::string p = "block" + std::to_string(b) + ".";
-      out.append(py::make_tuple(p + "ln1_g", L.ln1_g(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "ln1_b", L.ln1_b(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "wq", L.wq(b), py::make_tuple(d, d)));
-      out.append(py::make_tuple(p + "bq", L.bq(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "wk", L.wk(b), py::make_tuple(d, d)));
-      out.append(py::make_tuple(p + "bk", L.bk(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "wv", L.wv(b), py::make_tuple(d, d)));
-      out.append(py::make_tuple(p + "bv", L.bv(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "ln2_g", L.ln2_g(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "ln2_b", L.ln2_b(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "w1", L.w1(b), py::make_tuple(d, d)));
-      out.append(py::make_tuple(p + "b1", L.b1(b), py::make_tuple(d)));
-      out.append(py::make_tuple(p + "w2", L.w2(b), py::make_tuple(d, d)));
-      out.append(py::make_tuple(p + "b2", L.b2(b), py::make_tuple(d)));
-    }
-    out.append(py::make_tuple("final_g", L.final_g(), py::make_tuple(d)));
-    out.append(py::make_tuple("final_b", L.final_b(), py::make_tuple(d)));
-    return py::make_tuple(L.size(), out);
-  }, py::arg("dim"), py::arg("maxlen"), py::arg("blocks"));
-
-  m.def("train_sasrec", [](py::handle item_emb, py::handle dense, py::handle item_m, py::handle item_v,
-                           py::handle dense_m, py::handle dense_v, py::handle step, py::handle seq_indptr,
-                           py::handle seq_items, py::handle hist_indptr, py::handle hist_indices,
-                           const SASRecConfig& config) {
-    config.validate();
-    SASRecParams p = sasrec_params(item_emb, dense, config);
-    const Index nd = SASRecLayout(config.dim, config.maxlen, config.blocks).size();
-    p.item_m = mutable_data<float>(item_m, "item_m", p.n_items, config.dim);
-    p.item_v = mutable_data<float>(item_v, "item_v", p.n_items, config.dim);
-    p.dense_m = mutable_data<float>(dense_m, "dense_m", nd, -1);
-    p.dense_v = mutable_data<float>(dense_v, "dense_v", nd, -1);
-    p.step = mutable_data<std::int64_t>(step, "step", 1, -1);
-    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
-    auto hist = csr_from(hist_indptr, hist_indices, p.n_items, "history");
-    hist.view.validate("history");
-    SASRecStats stats;
-    {
-      py::gil_scoped_release release;
-      stats = train_sasrec(p, seqs.view, hist.view, config);
-    }
-    return sasrec_stats(stats);
-  }, py::arg("item_emb"), py::arg("dense"), py::arg("item_m"), py::arg("item_v"), py::arg("dense_m"),
-     py::arg("dense_v"), py::arg("step"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("hist_indptr"),
-     py::arg("hist_indices"), py::arg("config"));
-
-  m.def("sasrec_encode", [](py::handle item_emb, py::handle dense, py::handle seq_indptr, py::handle seq_items,
-                            py::handle users, const SASRecConfig& config) {
-    config.validate();
-    SASRecParams p = sasrec_params(item_emb, dense, config);
-    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
-    auto u = input_array<std::int32_t>(users, "users");
-    py::array_t<float> out({static_cast<py::ssize_t>(u.size()), static_cast<py::ssize_t>(config.dim)});
-    float* o = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      sasrec_encode(p, seqs.view, u.data(), u.size(), config, o);
-    }
-    return out;
-  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("users"),
-     py::arg("config"));
-
-  m.def("sasrec_loss_gradients", [](py::handle item_emb, py::handle dense, py::handle seq_indptr,
-                                    py::handle seq_items, py::handle neg, py::handle users, py::handle item_delta,
-                                    const SASRecConfig& config, bool want_dense, int num_threads) {
-    config.validate();
-    SASRecParams p = sasrec_params(item_emb, dense, config);
-    auto seqs = csr_from(seq_indptr, seq_items, p.n_items, "sequences");
-    auto ng = input_array<std::int32_t>(neg, "neg");
-    if (ng.size() != seqs.indices.size()) throw py::value_error("neg must have one entry per sequence item");
-    auto u = input_array<std::int32_t>(users, "users");
-    py::array_t<float, py::array::c_style> delta;
-    const float* dptr = nullptr;
-    if (!item_delta.is_none()) {
-      delta = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item_delta);
-      if (!delta || delta.ndim() != 2 || delta.shape(0) != p.n_items || delta.shape(1) != config.dim) {
-        throw py::value_error("item_delta must have the shape of item_emb");
-      }
-      dptr = delta.data();
-    }
-    py::array_t<float> gi({static_cast<py::ssize_t>(p.n_items), static_cast<py::ssize_t>(config.dim)});
-    py::object gd_obj = py::none();
-    float* gd = nullptr;
-    if (want_dense) {
-      py::array_t<float> a({static_cast<py::ssize_t>(SASRecLayout(config.dim, config.maxlen, config.blocks).size())});
-      gd = a.mutable_data();
-      gd_obj = a;
-    }
-    float* gip = gi.mutable_data();
-    double loss;
-    Index correct = 0;
-    {
-      py::gil_scoped_release release;
-      loss = sasrec_loss_gradients(p, seqs.view, ng.data(), u.data(), u.size(), dptr, config, gip, gd, &correct,
-                                   num_threads);
-    }
-    return py::make_tuple(loss, correct, gi, gd_obj);
-  }, py::arg("item_emb"), py::arg("dense"), py::arg("seq_indptr"), py::arg("seq_items"), py::arg("neg"),
-     py::arg("users"), py::arg("item_delta"), py::arg("config"), py::arg("want_dense") = false,
      py::arg("num_threads") = 0);
 }
 
@@ -1124,9 +1239,11 @@ void bind_scored_evaluation(py::module_& m) {
     auto test = csr_from(te_indptr, te_indices, n_items, "test");
     train.view.validate("train");
     test.view.validate("test");
-    auto us = user_list(users, train.view.n_rows);
+    auto us = user_list(users);
     if (us.size() != s.shape(0)) throw py::value_error("users must have one entry per row of scores");
-    MetricSpec spec = metric_spec(ks, metrics);
+    for (py::ssize_t k = 0; k < us.size(); ++k)
+      if (us.data()[k] < 0 || us.data()[k] >= train.view.n_rows) throw py::value_error("users holds an id outside the training data");
+    MetricSpec spec = MetricSpec::from_names(ks, metrics);
     py::array_t<double> out({static_cast<py::ssize_t>(us.size()), static_cast<py::ssize_t>(spec.columns())});
     {
       py::gil_scoped_release release;
@@ -1149,7 +1266,7 @@ void bind_scored_evaluation(py::module_& m) {
       throw py::value_error("test_offsets must have one entry per user plus one, from 0 to len(test_scores)");
     for (py::ssize_t k = 1; k < o.size(); ++k)
       if (o.data()[k] < o.data()[k - 1]) throw py::value_error("test_offsets must be non-decreasing");
-    MetricSpec spec = metric_spec(ks, metrics);
+    MetricSpec spec = MetricSpec::from_names(ks, metrics);
     py::array_t<double> out({static_cast<py::ssize_t>(n.shape(0)), static_cast<py::ssize_t>(spec.columns())});
     {
       py::gil_scoped_release release;
@@ -1175,132 +1292,24 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+  py::module_ testing = m.def_submodule("_testing", "entry points used only by the tests");
 
   m.def("cpu_features", &cpu_features, "ISA extensions this CPU supports (x86-64 only)");
   m.def("max_threads", &openmp_threads, "Threads used when num_threads=0 (1 without OpenMP)");
-  bind_evaluation(m);
-
   m.def("validate_csr", [](py::handle indptr, py::handle indices, std::int32_t n_cols, const std::string& name) {
     auto c = csr_from(indptr, indices, n_cols, name.c_str());
     c.view.validate(name.c_str());
   }, py::arg("indptr"), py::arg("indices"), py::arg("n_cols"), py::arg("name") = "interactions");
 
   py::enum_<Optimizer>(m, "Optimizer", py::module_local()).value("sgd", Optimizer::SGD).value("adagrad", Optimizer::Adagrad);
-
-  py::class_<MFTrainConfig>(m, "MFTrainConfig", py::module_local())
-      .def(py::init<>())
-      .def_readwrite("lr", &MFTrainConfig::lr)
-      .def_readwrite("reg", &MFTrainConfig::reg)
-      .def_readwrite("reg_bias", &MFTrainConfig::reg_bias)
-      .def_readwrite("optimizer", &MFTrainConfig::optimizer)
-      .def_readwrite("eps", &MFTrainConfig::eps)
-      .def_readwrite("reg_adv", &MFTrainConfig::reg_adv)
-      .def_readwrite("perturb_users", &MFTrainConfig::perturb_users)
-      .def_readwrite("perturb_items", &MFTrainConfig::perturb_items)
-      .def_readwrite("batch_size", &MFTrainConfig::batch_size)
-      .def_readwrite("n_samples", &MFTrainConfig::n_samples)
-      .def_readwrite("num_threads", &MFTrainConfig::num_threads)
-      .def_readwrite("seed", &MFTrainConfig::seed)
-      .def_readwrite("epoch", &MFTrainConfig::epoch);
-
-  m.def("train_mf", [](py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ, py::handle accB,
-                       py::handle indptr, py::handle indices, const MFTrainConfig& config) {
-    MFParams params = mf_params(P, Q, bias, accP, accQ, accB);
-    auto train = csr_from(indptr, indices, params.n_items, "train");
-    EpochStats stats;
-    {
-      py::gil_scoped_release release;
-      stats = train_mf(params, train.view, config);
-    }
-    return stats_dict(stats);
-  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
-     py::arg("item_accum"), py::arg("bias_accum"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
-
-  m.def("train_mf_on_triples", [](py::handle P, py::handle Q, py::handle bias, py::handle accP, py::handle accQ,
-                                  py::handle accB, py::handle users, py::handle pos, py::handle neg,
-                                  const MFTrainConfig& config) {
-    MFParams params = mf_params(P, Q, bias, accP, accQ, accB);
-    auto u = input_array<std::int32_t>(users, "users");
-    auto i = input_array<std::int32_t>(pos, "pos");
-    auto j = input_array<std::int32_t>(neg, "neg");
-    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
-    EpochStats stats;
-    {
-      py::gil_scoped_release release;
-      stats = train_mf_on_triples(params, u.data(), i.data(), j.data(), u.size(), config);
-    }
-    py::dict out;
-    out["samples"] = stats.samples;
-    out["loss"] = stats.loss;
-    out["adv_loss"] = stats.adv_loss;
-    out["accuracy"] = stats.accuracy;
-    return out;
-  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("user_accum"),
-     py::arg("item_accum"), py::arg("bias_accum"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("config"));
-
-  m.def("sample_triples", [](py::handle indptr, py::handle indices, std::int32_t n_items, std::uint64_t seed,
-                             int negatives_per_pair, int num_threads) {
-    auto train = csr_from(indptr, indices, n_items, "train");
-    Triples t;
-    {
-      py::gil_scoped_release release;
-      t = sample_triples(train.view, seed, negatives_per_pair, num_threads);
-    }
-    return py::make_tuple(to_numpy(std::move(t.users)), to_numpy(std::move(t.pos)), to_numpy(std::move(t.neg)));
-  }, py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("seed"), py::arg("negatives_per_pair") = 1,
-     py::arg("num_threads") = 0);
-
-  m.def("bpr_gradients", [](py::handle P, py::handle Q, py::handle bias, py::handle users, py::handle pos,
-                            py::handle neg, bool want_users, bool want_items, int num_threads) {
-    MFParams params = mf_params(P, Q, bias, py::none(), py::none(), py::none());
-    auto u = input_array<std::int32_t>(users, "users");
-    auto i = input_array<std::int32_t>(pos, "pos");
-    auto j = input_array<std::int32_t>(neg, "neg");
-    if (u.size() != i.size() || u.size() != j.size()) throw py::value_error("users, pos and neg must have the same length");
-    py::object gu = py::none(), gi = py::none();
-    float* gu_ptr = nullptr;
-    float* gi_ptr = nullptr;
-    if (want_users) {
-      py::array_t<float> a({static_cast<py::ssize_t>(params.n_users), static_cast<py::ssize_t>(params.dim)});
-      gu_ptr = a.mutable_data();
-      gu = a;
-    }
-    if (want_items) {
-      py::array_t<float> a({static_cast<py::ssize_t>(params.n_items), static_cast<py::ssize_t>(params.dim)});
-      gi_ptr = a.mutable_data();
-      gi = a;
-    }
-    double loss;
-    Index correct = 0;
-    {
-      py::gil_scoped_release release;
-      loss = bpr_gradients(params, u.data(), i.data(), j.data(), u.size(), gu_ptr, gi_ptr, &correct, num_threads);
-    }
-    return py::make_tuple(loss, correct, gu, gi);
-  }, py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias"), py::arg("users"), py::arg("pos"),
-     py::arg("neg"), py::arg("want_users") = true, py::arg("want_items") = true, py::arg("num_threads") = 0);
-
-  m.def("fgm_normalise_rows", [](py::handle mat, float eps, bool sign, int num_threads) {
-    auto a = py::reinterpret_borrow<py::array>(mat);
-    if (!py::isinstance<py::array>(mat) || a.ndim() != 2) throw py::type_error("matrix must be a 2-d numpy array");
-    float* data = mutable_data<float>(mat, "matrix", a.shape(0), a.shape(1));
-    py::gil_scoped_release release;
-    fgm_normalise_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, sign, num_threads);
-  }, py::arg("matrix"), py::arg("eps"), py::arg("sign") = false, py::arg("num_threads") = 0);
-
-  m.def("project_rows", [](py::handle mat, float eps, bool linf, int num_threads) {
-    auto a = py::reinterpret_borrow<py::array>(mat);
-    if (!py::isinstance<py::array>(mat) || a.ndim() != 2) throw py::type_error("matrix must be a 2-d numpy array");
-    float* data = mutable_data<float>(mat, "matrix", a.shape(0), a.shape(1));
-    py::gil_scoped_release release;
-    project_rows(data, a.shape(0), static_cast<int>(a.shape(1)), eps, linf, num_threads);
-  }, py::arg("matrix"), py::arg("eps"), py::arg("linf") = false, py::arg("num_threads") = 0);
-
+  bind_mf(m, testing);
+  bind_vbpr(m, testing);
   bind_sasrec(m);
+  bind_attacks(m);
+  bind_evaluation(m);
+  bind_scored_evaluation(m);
   bind_eals(m);
   bind_neumf(m);
-  bind_scored_evaluation(m);
-  register_vbpr(m);
   bind_layers(m);
   bind_cdae(m);
   bind_irgan(m);

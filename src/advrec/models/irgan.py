@@ -209,9 +209,9 @@ class IRGAN(EpochTrained):
         P, Q, b = self._player()
         P = P + deltas["users"] if "users" in deltas else P
         Q = Q + deltas["items"] if "items" in deltas else Q
-        loss, correct, gu, gi = core.bpr_gradients(np.ascontiguousarray(P, np.float32),
-                                                   np.ascontiguousarray(Q, np.float32), b, users, pos, neg,
-                                                   True, True, self._threads(num_threads))
+        arrays = {"user_factors": np.ascontiguousarray(P, np.float32),
+                  "item_factors": np.ascontiguousarray(Q, np.float32), "item_bias": b}
+        loss, correct, gu, gi = core.bpr_gradients(arrays, users, pos, neg, True, True, self._threads(num_threads))
         return loss, correct, {"users": gu, "items": gi}
 
     # ---- persistence --------------------------------------------------------------------------

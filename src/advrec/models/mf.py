@@ -130,10 +130,13 @@ class BPRMF(EpochTrained):
 
         def run(epoch: int) -> Dict[str, Any]:
             cfg.epoch = epoch
-            return core.train_mf(self.user_factors, self.item_factors, self.item_bias, self.user_accum,
-                                 self.item_accum, self.bias_accum, indptr, indices, cfg)
+            return core.train_mf(self._engine_arrays(), indptr, indices, cfg)
 
         return run
+
+    def _engine_arrays(self) -> Dict[str, Any]:
+        """The parameter arrays the engine trains in place, by name."""
+        return {name: getattr(self, name) for name in self._array_names}
 
     # ---- scoring ------------------------------------------------------------------------------
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -171,9 +174,9 @@ class BPRMF(EpochTrained):
         users, pos, neg = triples
         P = self.user_factors + deltas["users"] if "users" in deltas else self.user_factors
         Q = self.item_factors + deltas["items"] if "items" in deltas else self.item_factors
-        loss, correct, gu, gi = core.bpr_gradients(np.ascontiguousarray(P, np.float32),
-                                                   np.ascontiguousarray(Q, np.float32), self.item_bias,
-                                                   users, pos, neg, True, True, num_threads)
+        arrays = {"user_factors": np.ascontiguousarray(P, np.float32),
+                  "item_factors": np.ascontiguousarray(Q, np.float32), "item_bias": self.item_bias}
+        loss, correct, gu, gi = core.bpr_gradients(arrays, users, pos, neg, True, True, num_threads)
         return loss, correct, {"users": gu, "items": gi}
 
 

@@ -195,8 +195,8 @@ class SASRec(EpochTrained):
         def run(epoch: int) -> Dict[str, Any]:
             cfg.epoch = epoch
             a = self._adam
-            out = core.train_sasrec(self.item_emb, self.dense, a["item_m"], a["item_v"], a["dense_m"], a["dense_v"],
-                                    a["step"], self._seq_indptr, self._seq_items, hist_indptr, hist_indices, cfg)
+            out = core.train_sasrec(dict(a, item_emb=self.item_emb, dense=self.dense), self._seq_indptr,
+                                    self._seq_items, hist_indptr, hist_indices, cfg)
             out = dict(out)
             if not cfg.eps or not cfg.reg_adv:
                 out.pop("adv_loss", None)
@@ -212,7 +212,7 @@ class SASRec(EpochTrained):
 
     def _encode(self, users: np.ndarray, item_emb: np.ndarray) -> np.ndarray:
         cfg = self._config()
-        return core.sasrec_encode(item_emb, self.dense, self._seq_indptr, self._seq_items,
+        return core.sasrec_encode({"item_emb": item_emb, "dense": self.dense}, self._seq_indptr, self._seq_items,
                                   np.ascontiguousarray(users, np.int32), cfg)
 
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -273,8 +273,9 @@ class SASRec(EpochTrained):
         delta = deltas.get("items")
         if delta is not None:
             delta = np.ascontiguousarray(delta, np.float32)
-        loss, correct, gi, _ = core.sasrec_loss_gradients(self.item_emb, self.dense, self._seq_indptr, self._seq_items,
-                                                          neg, users, delta, self._config(), False, num_threads)
+        loss, correct, gi, _ = core.sasrec_loss_gradients({"item_emb": self.item_emb, "dense": self.dense},
+                                                          self._seq_indptr, self._seq_items, neg, users, delta,
+                                                          self._config(), False, num_threads)
         return loss, correct, {"items": gi}
 
 

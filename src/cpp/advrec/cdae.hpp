@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // CDAE: Collaborative Denoising Auto-Encoder (Wu, DuBois, Zheng, Ester; WSDM 2016).
 //
 // For user u with training vector y_u in {0,1}^I:

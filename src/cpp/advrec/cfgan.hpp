@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // CFGAN: vector-wise GAN collaborative filtering (Chae, Kang, Kim, Lee; CIKM 2018).
 //
 // Generator G (an MLP conditioned on the user's purchase vector c_u in {0,1}^I):

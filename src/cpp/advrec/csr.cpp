@@ -56,4 +56,12 @@ std::vector<std::int32_t> entry_rows(const CsrView& csr) {
   return rows;
 }
 
+std::vector<UserItem> interaction_pairs(const CsrView& csr) {
+  std::vector<UserItem> pairs(static_cast<size_t>(csr.nnz()));
+  for (std::int32_t r = 0; r < csr.n_rows; ++r) {
+    for (Index e = csr.row_begin(r); e < csr.row_end(r); ++e) pairs[static_cast<size_t>(e)] = {r, csr.indices[e]};
+  }
+  return pairs;
+}
+
 }  // namespace advrec

@@ -59,4 +59,12 @@ struct Csr {
 // For each stored entry, the row it belongs to (lets samplers draw an interaction uniformly).
 std::vector<std::int32_t> entry_rows(const CsrView& csr);
 
+// One stored entry as a (user, item) pair; the samplers draw these uniformly.
+struct UserItem {
+  std::int32_t u, i;
+};
+
+// Every stored entry as a (row, column) pair, in storage order (entry e is pairs[e]).
+std::vector<UserItem> interaction_pairs(const CsrView& csr);
+
 }  // namespace advrec

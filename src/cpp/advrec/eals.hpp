@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // MF-eALS: matrix factorisation with popularity-weighted missing data, trained by element-wise
 // alternating least squares (He, Zhang, Kan, Chua, SIGIR 2016).
 //

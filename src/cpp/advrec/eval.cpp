@@ -226,6 +226,26 @@ inline Index test_items_ahead(const std::vector<float>& ascending, std::size_t i
 
 }  // namespace
 
+MetricSpec MetricSpec::from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names,
+                                  bool allow_empty) {
+  MetricSpec spec;
+  spec.ks = ks;
+  spec.hr = spec.ndcg = false;
+  for (const auto& name : names) {
+    if (name == "hr") spec.hr = true;
+    else if (name == "ndcg") spec.ndcg = true;
+    else if (name == "recall") spec.recall = true;
+    else if (name == "precision") spec.precision = true;
+    else if (name == "mrr") spec.mrr = true;
+    else if (name == "map") spec.map = true;
+    else if (name == "auc") spec.auc = true;
+    else throw InvalidArgument("unknown metric '" + name + "'");
+  }
+  for (auto k : ks) require(k > 0, "every k must be positive");
+  require(spec.columns() > 0 || allow_empty, "no metric to compute");
+  return spec;
+}
+
 std::int32_t MetricSpec::max_k() const {
   std::int32_t m = 0;
   for (auto k : ks) m = std::max(m, k);

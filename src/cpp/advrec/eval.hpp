@@ -14,6 +14,7 @@
 #include "advrec/csr.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace advrec {
@@ -41,6 +42,11 @@ struct MetricSpec {
   int per_k() const { return int(hr) + int(ndcg) + int(recall) + int(precision) + int(mrr) + int(map); }
   int columns() const { return per_k() * static_cast<int>(ks.size()) + int(auc); }
   std::int32_t max_k() const;
+  // The spec for metric names ("hr", "ndcg", "recall", "precision", "mrr", "map", "auc") at the
+  // cut-offs ks. Throws InvalidArgument for an unknown name, a k <= 0 or nothing to compute.
+  // allow_empty: no accuracy column is fine (list metrics computed in the same pass).
+  static MetricSpec from_names(const std::vector<std::int32_t>& ks, const std::vector<std::string>& names,
+                               bool allow_empty = false);
 };
 
 // Where the full-ranking evaluator puts the beyond-accuracy metrics of each user's top-K list (the

@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // IRGAN for item recommendation (Wang, Yu, Zhang, Gong, Xu, Wang, Zhang, Zhang; SIGIR 2017), the
 // pointwise setting of the paper's section 3.2 / its released code.
 //

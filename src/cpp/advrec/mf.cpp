@@ -1,5 +1,6 @@
 #include "advrec/mf.hpp"
 
+#include "advrec/epoch.hpp"
 #include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
 
@@ -25,8 +26,6 @@ inline void bpr_factor_and_loss(float x, float& g, float& loss) {
   }
 }
 
-ADVREC_INLINE float norm(const float* a, int d) { return std::sqrt(dot(a, a, d)); }
-
 inline void prefetch_row(const float* row, int d) {
 #if defined(__GNUC__)
   for (int k = 0; k < d; k += 16) __builtin_prefetch(row + k, 1, 1);
@@ -41,6 +40,14 @@ struct Sample {
   bool ok = false;
 };
 
+// A mini-batch as a range for range-based for.
+struct Span {
+  const Sample* first;
+  int n;
+  const Sample* begin() const { return first; }
+  const Sample* end() const { return first + n; }
+};
+
 // Draws a training pair uniformly and a negative item uniformly among those the user never
 // interacted with (rejection sampling, verified against the CSR).
 //
@@ -51,11 +58,7 @@ struct Sample {
 // results stay deterministic for a seed.
 class SamplePipeline {
  public:
-  struct Pair {
-    std::int32_t u, i;
-  };
-
-  SamplePipeline(const CsrView& train, const std::vector<Pair>& pairs, const MFParams& params, Rng& rng)
+  SamplePipeline(const CsrView& train, const std::vector<UserItem>& pairs, const MFParams& params, Rng& rng)
       : train_(train), pairs_(pairs), params_(params), rng_(rng) {}
 
   // Fills the pipeline; call once before next().
@@ -93,7 +96,7 @@ class SamplePipeline {
     // Stage 1: the pair is cached; fetch the user's row offsets, draw j.
     Slot& mid = ring_[(head_ + kRing - kStage1) % kRing];
     if (filled_ >= kStage1) {
-      const Pair pr = pairs_[static_cast<size_t>(mid.e)];
+      const UserItem pr = pairs_[static_cast<size_t>(mid.e)];
       mid.u = pr.u;
       mid.i = pr.i;
       mid.j = static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(train_.n_cols)));
@@ -150,21 +153,13 @@ class SamplePipeline {
   }
 
   const CsrView& train_;
-  const std::vector<Pair>& pairs_;
+  const std::vector<UserItem>& pairs_;
   const MFParams& params_;
   Rng& rng_;
   Slot ring_[kRing];
   std::uint64_t head_ = 0;
   int filled_ = 0;
 };
-
-std::vector<SamplePipeline::Pair> training_pairs(const CsrView& train) {
-  std::vector<SamplePipeline::Pair> pairs(static_cast<size_t>(train.nnz()));
-  for (std::int32_t u = 0; u < train.n_rows; ++u) {
-    for (Index e = train.row_begin(u); e < train.row_end(u); ++e) pairs[static_cast<size_t>(e)] = {u, train.indices[e]};
-  }
-  return pairs;
-}
 
 // Per-sample trainer state: scratch vectors sized once (no allocation in the loop).
 class SampleStep {
@@ -273,7 +268,7 @@ class SampleStep {
   void adversarial_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, const float* __restrict diff,
                         float g, float& gbi, float& gbj, const Sample& s, ThreadTotals& tot) {
     const int d = d_;
-    const float eps = c_.eps;
+    const float eps = c_.adv.eps;
     const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
     float dd = 0.0f, pp = 0.0f;
 #pragma omp simd reduction(+ : dd, pp)
@@ -282,15 +277,16 @@ class SampleStep {
       pp += pu[k] * pu[k];
     }
     const float diff_norm = std::sqrt(dd), pu_norm = std::sqrt(pp);
-    const float su = (c_.perturb_users && diff_norm > 0.0f) ? -eps / diff_norm : 0.0f;
-    const float si2 = (c_.perturb_items && pu_norm > 0.0f) ? -2.0f * eps / pu_norm : 0.0f;
+    // 0 - x rather than -x: a zero scale stays +0, as when the block is not perturbed.
+    const float su = c_.perturb_users ? 0.0f - fgm_scale(diff_norm, eps) : 0.0f;
+    const float si2 = c_.perturb_items ? 0.0f - 2.0f * fgm_scale(pu_norm, eps) : 0.0f;
     // Perturbed p_u is p_u + su diff; perturbed (q_i - q_j) is diff + si2 p_u (D_j = -D_i).
     float xa = 0.0f;
 #pragma omp simd reduction(+ : xa)
     for (int k = 0; k < d; ++k) xa += (pu[k] + su * diff[k]) * (diff[k] + si2 * pu[k]);
     float g_adv, adv_loss;
     bpr_factor_and_loss(xa + bias_diff, g_adv, adv_loss);
-    g_adv *= c_.reg_adv;
+    g_adv *= c_.adv.reg_adv;
     tot.adv_loss += adv_loss;
     gbi -= g_adv;
     gbj += g_adv;
@@ -303,23 +299,20 @@ class SampleStep {
   std::vector<float> diff_;
 };
 
-// Sparse row accumulator: maps the rows a mini-batch touches to dense slots. The slot array is
-// sized to the whole table once per thread and reset only at the touched rows, so a batch costs
-// O(batch) and not O(table).
-class RowSlots {
+// One table's per-slot accumulators in a mini-batch (slots from the shared RowSlots map). A slot's
+// buffers are zeroed when its row is first touched, so a batch costs O(batch), not O(table).
+class TableSlots {
  public:
-  RowSlots(std::int32_t n_rows, int dim, int max_rows) : slot_(static_cast<size_t>(n_rows), -1), dim_(dim) {
-    rows_.reserve(static_cast<size_t>(max_rows));
+  TableSlots(std::int32_t n_rows, int dim, int max_rows) : map_(n_rows, max_rows), dim_(dim) {
     grad_.resize(static_cast<size_t>(max_rows) * dim);
     delta_.resize(static_cast<size_t>(max_rows) * dim);
     bias_grad_.resize(static_cast<size_t>(max_rows));
     count_.resize(static_cast<size_t>(max_rows));
   }
   int slot(std::int32_t row) {
-    int& s = slot_[static_cast<size_t>(row)];
-    if (s < 0) {
-      s = static_cast<int>(rows_.size());
-      rows_.push_back(row);
+    bool fresh;
+    const int s = map_.get(row, fresh);
+    if (fresh) {
       std::fill_n(grad_.begin() + static_cast<Index>(s) * dim_, dim_, 0.0f);
       std::fill_n(delta_.begin() + static_cast<Index>(s) * dim_, dim_, 0.0f);
       bias_grad_[static_cast<size_t>(s)] = 0.0f;
@@ -327,22 +320,18 @@ class RowSlots {
     }
     return s;
   }
-  void clear() {
-    for (std::int32_t r : rows_) slot_[static_cast<size_t>(r)] = -1;
-    rows_.clear();
-  }
+  void clear() { map_.clear(); }
   float* grad(int s) { return grad_.data() + static_cast<Index>(s) * dim_; }
   float* delta(int s) { return delta_.data() + static_cast<Index>(s) * dim_; }
   float& bias_grad(int s) { return bias_grad_[static_cast<size_t>(s)]; }
   int& count(int s) { return count_[static_cast<size_t>(s)]; }
-  const std::vector<std::int32_t>& rows() const { return rows_; }
+  const std::vector<std::int32_t>& rows() const { return map_.rows(); }
 
  private:
-  std::vector<int> slot_;
-  std::vector<std::int32_t> rows_;
+  RowSlots map_;
+  int dim_;
   std::vector<float> grad_, delta_, bias_grad_;
   std::vector<int> count_;
-  int dim_;
 };
 
 // Mini-batch trainer state (APR section 3.4 semantics).
@@ -352,13 +341,13 @@ class BatchStep {
       : p_(p), c_(c), d_(p.dim), users_(p.n_users, p.dim, c.batch_size), items_(p.n_items, p.dim, 2 * c.batch_size),
         diff_(d_), pu_adv_(d_), diff_adv_(d_) {}
 
-  void operator()(const std::vector<Sample>& batch, ThreadTotals& tot) {
+  void operator()(const Sample* batch, int n, ThreadTotals& tot) {
     const int d = d_;
     users_.clear();
     items_.clear();
     const bool adv = c_.adversarial();
     // Pass 1: slots, and (when adversarial) the batch gradient w.r.t. every touched vector.
-    for (const Sample& s : batch) {
+    for (const Sample& s : Span{batch, n}) {
       const int su = users_.slot(s.u), si = items_.slot(s.i), sj = items_.slot(s.j);
       if (!adv) continue;
       const float* pu = user(s.u);
@@ -381,7 +370,7 @@ class BatchStep {
     }
     // Pass 2: clean and perturbed gradients, summed per row.
     const float reg = c_.reg;
-    for (const Sample& s : batch) {
+    for (const Sample& s : Span{batch, n}) {
       const int su = users_.slot(s.u), si = items_.slot(s.i), sj = items_.slot(s.j);
       const float* pu = user(s.u);
       const float* qi = item(s.i);
@@ -413,7 +402,7 @@ class BatchStep {
           diff_adv_[k] = diff_[k] + di[k] - dj[k];
         }
         const float x_adv = dot(pu_adv_.data(), diff_adv_.data(), d) + bias_diff;
-        const float g_adv = c_.reg_adv * sigmoid(-x_adv);
+        const float g_adv = c_.adv.reg_adv * sigmoid(-x_adv);
         tot.adv_loss += softplus(-x_adv);
         for (int k = 0; k < d; ++k) {
           gu[k] -= g_adv * diff_adv_[k];
@@ -453,19 +442,19 @@ class BatchStep {
     if (p_.item_bias) x += p_.item_bias[s.i] - p_.item_bias[s.j];
     return x;
   }
-  void normalise(RowSlots& slots, bool enabled) {
+  // Gamma -> Delta per touched row (a block that is not perturbed gets Delta = 0).
+  void normalise(TableSlots& slots, bool enabled) {
     for (size_t s = 0; s < slots.rows().size(); ++s) {
       float* delta = slots.delta(static_cast<int>(s));
-      const float n = norm(delta, d_);
-      const float scale = (enabled && n > 0.0f) ? c_.eps / n : 0.0f;
-      for (int k = 0; k < d_; ++k) delta[k] *= scale;
+      if (enabled) fgm_row(delta, d_, c_.adv.eps);
+      else std::fill_n(delta, d_, 0.0f);
     }
   }
 
   MFParams& p_;
   const MFTrainConfig& c_;
   const int d_;
-  RowSlots users_, items_;
+  TableSlots users_, items_;
   std::vector<float> diff_, pu_adv_, diff_adv_;
 };
 
@@ -480,8 +469,7 @@ void MFTrainConfig::validate() const {
   require(std::isfinite(lr) && lr > 0.0f, "lr must be a positive finite number, got " + std::to_string(lr));
   require(std::isfinite(reg) && reg >= 0.0f, "reg must be >= 0, got " + std::to_string(reg));
   require(std::isfinite(reg_bias) && reg_bias >= 0.0f, "reg_bias must be >= 0");
-  require(std::isfinite(eps) && eps >= 0.0f, "eps must be >= 0, got " + std::to_string(eps));
-  require(std::isfinite(reg_adv) && reg_adv >= 0.0f, "reg_adv must be >= 0, got " + std::to_string(reg_adv));
+  adv.validate();
   require(batch_size >= 1, "batch_size must be >= 1");
   require(num_threads >= 0, "num_threads must be >= 0");
 }
@@ -498,62 +486,40 @@ EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig&
   require(!params.item_bias || config.optimizer == Optimizer::SGD || params.bias_accum,
           "Adagrad needs a bias accumulator");
 
-  const std::vector<SamplePipeline::Pair> pairs = training_pairs(train);
+  const std::vector<UserItem> pairs = interaction_pairs(train);
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
-  const int n_chunks = resolve_threads(config.num_threads);
-  std::vector<ThreadTotals> totals(static_cast<size_t>(n_chunks));
-  ExceptionCarrier carrier;
-
-  // One chunk per thread; the chunk index (not the OpenMP thread id) seeds its stream, so the
-  // result depends only on (seed, epoch, num_threads) and the scheduling of Hogwild writes.
-#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
-  for (int chunk = 0; chunk < n_chunks; ++chunk) {
-    carrier.run([&] {
-      const Index begin = total * chunk / n_chunks, end = total * (chunk + 1) / n_chunks;
-      Rng rng(mix_seed(config.seed, config.epoch), static_cast<std::uint64_t>(chunk));
-      ThreadTotals& tot = totals[static_cast<size_t>(chunk)];
-      SamplePipeline sampler(train, pairs, params, rng);
-      sampler.start();
-      if (config.batch_size == 1) {
-        SampleStep step(params, config);
-        for (Index s = begin; s < end; ++s) {
-          const Sample cur = sampler.next();
-          if (!cur.ok) {
-            ++tot.skipped;
-            continue;
+  const EpochStats out = run_hogwild_epoch(
+      total, config.num_threads, mix_seed(config.seed, config.epoch),
+      [&](Rng rng, Index begin, Index end, ThreadTotals& tot) {
+        SamplePipeline sampler(train, pairs, params, rng);
+        sampler.start();
+        if (config.batch_size == 1) {
+          // The hot path of BPR and APR: the sample stays in registers (no batch buffer).
+          SampleStep step(params, config);
+          for (Index s = begin; s < end; ++s) {
+            const Sample cur = sampler.next();
+            if (!cur.ok) {
+              ++tot.skipped;
+              continue;
+            }
+            step(cur, tot);
+            ++tot.samples;
           }
-          step(cur, tot);
-          ++tot.samples;
+        } else {
+          auto draw = [&](Sample& s) {
+            s = sampler.next();
+            return s.ok;
+          };
+          std::vector<Sample> batch;
+          BatchStep step(params, config);
+          run_batches(begin, end, config.batch_size, batch, tot, draw, step);
         }
-      } else {
-        BatchStep step(params, config);
-        std::vector<Sample> batch;
-        batch.reserve(static_cast<size_t>(config.batch_size));
-        for (Index s = begin; s < end;) {
-          batch.clear();
-          for (; s < end && static_cast<int>(batch.size()) < config.batch_size; ++s) {
-            const Sample smp = sampler.next();
-            if (smp.ok) batch.push_back(smp);
-            else ++tot.skipped;
-          }
-          if (batch.empty()) continue;
-          step(batch, tot);
-          tot.samples += static_cast<Index>(batch.size());
-        }
-      }
-    });
-  }
-  carrier.rethrow();
-
-  EpochStats out = summarise(totals);
+      });
   const Index d = params.dim;
-  if (!std::isfinite(out.loss) || !all_finite(params.user_factors, params.n_users * d) ||
-      !all_finite(params.item_factors, params.n_items * d) ||
-      (params.item_bias && !all_finite(params.item_bias, params.n_items))) {
-    throw NumericalError("training diverged: parameters became NaN or infinite (epoch " +
-                         std::to_string(config.epoch) + "); lower the learning rate (lr=" +
-                         std::to_string(config.lr) + ") or raise regularisation");
-  }
+  check_divergence(std::isfinite(out.loss) && all_finite(params.user_factors, params.n_users * d) &&
+                       all_finite(params.item_factors, params.n_items * d) &&
+                       (!params.item_bias || all_finite(params.item_bias, params.n_items)),
+                   config.epoch, config.lr, "raise regularisation");
   return out;
 }
 
@@ -582,7 +548,7 @@ EpochStats train_mf_on_triples(MFParams& params, const std::int32_t* users, cons
       batch.push_back(s);
     }
     if (config.batch_size == 1) sample_step(batch[0], tot);
-    else batch_step(batch, tot);
+    else batch_step(batch.data(), static_cast<int>(batch.size()), tot);
     tot.samples += static_cast<Index>(batch.size());
   }
   return summarise(totals);
@@ -686,49 +652,6 @@ double bpr_gradients(const MFParams& p, const std::int32_t* users, const std::in
   }
   if (correct) *correct = corr;
   return loss;
-}
-
-// Multiplies a row by eps / ||row|| (always, or only when ||row|| > eps). The float norm overflows
-// once |x| exceeds ~1.8e19 (its square does) and eps / inf would silently zero the row, so such rows
-// are rescaled in double; every other row takes the float path, bit for bit as before.
-static void rescale_row(float* row, int dim, float eps, bool only_if_longer) {
-  const float n = norm(row, dim);
-  if (std::isfinite(n)) {
-    if (only_if_longer && !(n > eps)) return;
-    const float scale = n > 0.0f ? eps / n : 0.0f;
-    for (int k = 0; k < dim; ++k) row[k] *= scale;
-    return;
-  }
-  double s = 0.0;
-  for (int k = 0; k < dim; ++k) s += static_cast<double>(row[k]) * static_cast<double>(row[k]);
-  const double scale = static_cast<double>(eps) / std::sqrt(s);
-  for (int k = 0; k < dim; ++k) row[k] = static_cast<float>(row[k] * scale);
-}
-
-void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads) {
-  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
-#pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
-  for (Index r = 0; r < rows; ++r) {
-    float* row = m + r * dim;
-    if (sign) {
-      for (int k = 0; k < dim; ++k) row[k] = row[k] > 0.0f ? eps : (row[k] < 0.0f ? -eps : 0.0f);
-    } else {
-      rescale_row(row, dim, eps, false);
-    }
-  }
-}
-
-void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int num_threads) {
-  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
-#pragma omp parallel for num_threads(resolve_threads(num_threads)) schedule(static)
-  for (Index r = 0; r < rows; ++r) {
-    float* row = delta + r * dim;
-    if (linf) {
-      for (int k = 0; k < dim; ++k) row[k] = std::min(eps, std::max(-eps, row[k]));
-    } else {
-      rescale_row(row, dim, eps, true);
-    }
-  }
 }
 
 }  // namespace advrec

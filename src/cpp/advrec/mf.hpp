@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // Matrix factorisation trained with BPR, optionally with the APR adversarial regulariser (AMF).
 //
 // Score:      y(u, i) = p_u . q_i (+ b_i)
@@ -6,6 +7,7 @@
 //             vector, Gamma = d l / d Delta at Delta = 0 (fast gradient method, He et al. 2018).
 #pragma once
 
+#include "advrec/adversary.hpp"
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/types.hpp"
@@ -21,10 +23,8 @@ struct MFTrainConfig {
   float reg = 0.0f;          // L2 weight: gradient += reg * theta for every row a sample touches
   float reg_bias = 0.0f;     // L2 weight on item biases
   Optimizer optimizer = Optimizer::Adagrad;
-  // Adversarial regulariser (APR). Inactive when eps == 0 or reg_adv == 0, so that either
-  // reproduces plain BPR exactly.
-  float eps = 0.0f;
-  float reg_adv = 0.0f;
+  // Adversarial regulariser (APR) on the embeddings: users (p_u), items (q_i, q_j) or both.
+  AdversarialTerm adv;
   bool perturb_users = true;
   bool perturb_items = true;
   // 1: per-sample SGD as in APR Algorithm 1. > 1: each thread takes mini-batches of this size,
@@ -36,7 +36,7 @@ struct MFTrainConfig {
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;   // mixes into the RNG streams so successive calls differ, reproducibly
 
-  bool adversarial() const { return eps > 0.0f && reg_adv > 0.0f && (perturb_users || perturb_items); }
+  bool adversarial() const { return adv.active() && (perturb_users || perturb_items); }
   void validate() const;
 };
 
@@ -75,12 +75,5 @@ Triples sample_triples(const CsrView& train, std::uint64_t seed, int negatives_p
 double bpr_gradients(const MFParams& params, const std::int32_t* users, const std::int32_t* pos,
                      const std::int32_t* neg, Index n_triples, float* grad_users, float* grad_items,
                      Index* correct, int num_threads);
-
-// Rescales every row of m (rows x dim) to L2 norm eps (rows of norm 0 stay 0): the fast gradient
-// method's per-vector normalisation. With sign == true, uses eps * sign(row) instead (FGSM).
-void fgm_normalise_rows(float* m, Index rows, int dim, float eps, bool sign, int num_threads);
-
-// Projects every row of delta onto the L2 ball (or L-inf box when linf) of radius eps.
-void project_rows(float* delta, Index rows, int dim, float eps, bool linf, int num_threads);
 
 }  // namespace advrec

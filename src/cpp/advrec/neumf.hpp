@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // NeuMF: neural matrix factorisation (He, Liao, Zhang, Nie, Hu, Chua, WWW 2017).
 //
 //   GMF:    phi_G = p^G_u (*) q^G_i                                  (element-wise product, dim g)

@@ -1,6 +1,6 @@
 #include "advrec/sasrec.hpp"
 
-#include "advrec/types.hpp"
+#include "advrec/epoch.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -24,8 +24,7 @@ void SASRecConfig::validate() const {
   require(adam_eps > 0.0f, "adam_eps must be > 0");
   require(l2 >= 0.0f && std::isfinite(l2), "l2 must be a finite number >= 0");
   require(batch_size > 0, "batch_size must be > 0, got " + std::to_string(batch_size));
-  require(eps >= 0.0f && std::isfinite(eps), "eps must be a finite number >= 0");
-  require(reg_adv >= 0.0f && std::isfinite(reg_adv), "reg_adv must be a finite number >= 0");
+  adv.validate();
   require(num_threads >= 0, "num_threads must be >= 0");
 }
 
@@ -64,8 +63,8 @@ struct Workspace {
   seq::NetCache<float> cache;
   seq::Masks<float> masks;
   MatF dZ, gpos, gneg, dE0, din, dpos, dneg;
-  std::vector<std::int32_t> x, tgt, neg;  // packed inputs, targets, negatives (-1: skip)
-  seq::Segments segs;
+  seq::PackedBatch batch;       // packed inputs and targets
+  std::vector<std::int32_t> neg;  // negatives aligned with batch.tgt (-1: skip)
   double loss = 0, adv_loss = 0;
   Index correct = 0, positions = 0;
   int d = 0;
@@ -103,18 +102,6 @@ struct Workspace {
   }
 };
 
-template <class Derived>
-void scaled_unit(Eigen::MatrixBase<Derived>&& row, const float* src, int d, float eps) {
-  double ss = 0;
-  for (int k = 0; k < d; ++k) ss += double(src[k]) * src[k];
-  const float nrm = static_cast<float>(std::sqrt(ss));
-  if (nrm > 0) {
-    for (int k = 0; k < d; ++k) row(k) = eps * src[k] / nrm;
-  } else {
-    row.setZero();
-  }
-}
-
 class Trainer {
  public:
   Trainer(SASRecParams& p, const CsrView& seqs, const CsrView& hist, const SASRecConfig& cfg)
@@ -126,26 +113,16 @@ class Trainer {
   // masks. Sequence k draws from its own RNG stream (seed, epoch, k), so the draws do not depend on
   // the packing, the thread or the mode.
   void pack(Workspace& ws, const std::vector<std::int32_t>& order, Index k0, Index k1) const {
-    ws.segs.clear();
-    ws.x.clear();
-    ws.tgt.clear();
-    Index N = 0;
-    for (Index k = k0; k < k1; ++k) {
-      const std::int32_t u = order[k];
-      const Index n = length(u);
-      ws.segs.push_back(seq::Segment{N, n});
-      const Index m = seqs_.row_size(u);
-      const std::int32_t* s = seqs_.row_data(u);
-      ws.x.insert(ws.x.end(), s + (m - 1 - n), s + (m - 1));
-      ws.tgt.insert(ws.tgt.end(), s + (m - n), s + m);
-      N += n;
-    }
+    // Every user in `order` has a sequence of >= 2 items, so each adds one segment.
+    ws.batch.clear();
+    for (Index k = k0; k < k1; ++k) ws.batch.add_training(seqs_, order[k], cfg_.maxlen);
+    const Index N = ws.batch.rows();
     ws.neg.resize(N);
-    seq::prepare_masks(ws.masks, N, ws.segs.size(), cfg_);
+    seq::prepare_masks(ws.masks, N, ws.batch.segs.size(), cfg_);
     const std::uint64_t stream_seed = mix_seed(cfg_.seed, cfg_.epoch, 0x5A5ULL);
     for (Index k = k0; k < k1; ++k) {
       const std::int32_t u = order[k];
-      const seq::Segment& sg = ws.segs[k - k0];
+      const seq::Segment& sg = ws.batch.segs[k - k0];
       Rng rng(stream_seed, static_cast<std::uint64_t>(k));
       const bool full = hist_.row_size(u) >= hist_.n_cols;
       for (Index t = 0; t < sg.n; ++t) {
@@ -165,14 +142,14 @@ class Trainer {
   void route(Workspace& ws, float scale) {
     const int d = cfg_.dim;
     const float sd = std::sqrt(static_cast<float>(d));
-    const Index N = static_cast<Index>(ws.x.size());
+    const Index N = ws.batch.rows();
     for (Index t = 0; t < N; ++t) {
-      float* r = ws.row(ws.x[t]);
+      float* r = ws.row(ws.batch.x[t]);
       const float* e = ws.dE0.data() + t * d;
 #pragma omp simd
       for (int k = 0; k < d; ++k) r[k] += sd * e[k];
       if (ws.neg[t] < 0) continue;
-      float* rp = ws.row(ws.tgt[t]);
+      float* rp = ws.row(ws.batch.tgt[t]);
       const float* gp = ws.gpos.data() + t * d;
 #pragma omp simd
       for (int k = 0; k < d; ++k) rp[k] += scale * gp[k];
@@ -186,48 +163,49 @@ class Trainer {
   // The packed sequences of the workspace. phase 0: clean pass (plus the paper-mode adversarial
   // pass); phase 1: the released-code adversarial pass with ws.delta_ptr perturbing output rows.
   void pass(Workspace& ws, float scale, int phase) {
-    if (ws.x.empty()) return;
+    if (ws.batch.x.empty()) return;
     // Hogwild reads the shared weights once per mini-batch into aligned memory.
     ws.dense.assign(p_.dense, p_.dense + L_.size());
     const float* dense = ws.dense.data();
     const int d = cfg_.dim;
-    const std::int32_t* x = ws.x.data();
-    const std::int32_t* tgt = ws.tgt.data();
+    const std::int32_t* x = ws.batch.x.data();
+    const std::int32_t* tgt = ws.batch.tgt.data();
+    const seq::Segments& segs = ws.batch.segs;
     const std::int32_t* neg = ws.neg.data();
     seq::Embeddings<float> emb{p_.item_emb, nullptr, nullptr};
-    const float lam = cfg_.reg_adv;
-    seq::net_forward(x, ws.segs, dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
+    const float lam = cfg_.adv.reg_adv;
+    seq::net_forward(x, segs, dense, emb, L_, cfg_.heads, ws.masks, ws.cache);
     if (phase == 1) {
       ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr,
                                       (const float*)nullptr, ws.delta_ptr, scale * lam, ws.dZ, ws.gpos, ws.gneg,
                                       nullptr, nullptr);
-      seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+      seq::net_backward(ws.dZ, segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
       route(ws, scale * lam);
       return;
     }
     ws.loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, (const float*)nullptr, (const float*)nullptr,
                                 (const float*)nullptr, scale, ws.dZ, ws.gpos, ws.gneg, &ws.correct, &ws.positions);
-    seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    seq::net_backward(ws.dZ, segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
     route(ws, scale);
-    if (!(cfg_.adversarial() && cfg_.perturb == SeqPerturb::Paper)) return;
+    if (!(cfg_.adv.active() && cfg_.perturb == SeqPerturb::Paper)) return;
     // SAO eq. 8-9: one perturbation per input position and per target / negative output vector,
     // from the gradient of the user's sequence loss at the current parameters (rows of the packed
     // gradients are exactly the per-sequence gradients: sequences do not interact).
-    const float eps = cfg_.eps;
-    const Index N = static_cast<Index>(ws.x.size());
+    const float eps = cfg_.adv.eps;
+    const Index N = ws.batch.rows();
     ws.din.resize(N, d);
     ws.dpos.resize(N, d);
     ws.dneg.resize(N, d);
     for (Index t = 0; t < N; ++t) {
-      scaled_unit(ws.din.row(t), ws.dE0.data() + t * d, d, eps);
-      scaled_unit(ws.dpos.row(t), ws.gpos.data() + t * d, d, eps);
-      scaled_unit(ws.dneg.row(t), ws.gneg.data() + t * d, d, eps);
+      fgm_row_from(ws.din.row(t).data(), ws.dE0.data() + t * d, d, eps);
+      fgm_row_from(ws.dpos.row(t).data(), ws.gpos.data() + t * d, d, eps);
+      fgm_row_from(ws.dneg.row(t).data(), ws.gneg.data() + t * d, d, eps);
     }
     seq::Embeddings<float> adv{p_.item_emb, nullptr, ws.din.data()};
-    seq::net_forward(x, ws.segs, dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
+    seq::net_forward(x, segs, dense, adv, L_, cfg_.heads, ws.masks, ws.cache);
     ws.adv_loss += seq::output_loss(ws.cache.Z, tgt, neg, p_.item_emb, d, ws.dpos.data(), ws.dneg.data(),
                                     (const float*)nullptr, scale * lam, ws.dZ, ws.gpos, ws.gneg, nullptr, nullptr);
-    seq::net_backward(ws.dZ, ws.segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
+    seq::net_backward(ws.dZ, segs, dense, L_, cfg_.heads, ws.masks, ws.cache, ws.gdense.data(), ws.dE0);
     route(ws, scale * lam);
   }
 
@@ -239,7 +217,7 @@ class Trainer {
     for (std::int32_t r : grads.touched) {
       const float* g = grads.gitem.data() + static_cast<Index>(r) * d;
       float* out = ws.delta.data() + static_cast<Index>(r) * d;
-      scaled_unit(Eigen::Map<Eigen::RowVectorXf>(out, d), g, d, cfg_.eps);
+      fgm_row_from(out, g, d, cfg_.adv.eps);
     }
     ws.delta_ptr = ws.delta.data();
   }
@@ -288,7 +266,7 @@ class Trainer {
     ws.clear_grads();
   }
 
-  SASRecStats run() {
+  EpochStats run() {
     const int T = resolve_threads(cfg_.num_threads);
     std::vector<std::int32_t> order;
     for (std::int32_t u = 0; u < seqs_.n_rows; ++u) {
@@ -304,7 +282,7 @@ class Trainer {
     const Index n_batches = (n_seq + B - 1) / B;
     std::vector<Workspace> ws(T + 1);
     for (auto& w : ws) w.init(L_.size(), p_.n_items, cfg_.dim);
-    const bool released = cfg_.adversarial() && cfg_.perturb == SeqPerturb::Output;
+    const bool released = cfg_.adv.active() && cfg_.perturb == SeqPerturb::Output;
     auto batch_scale = [&](Index b0, Index b1) {
       Index count = 0;
       for (Index k = b0; k < b1; ++k) count += length(order[k]);
@@ -361,20 +339,20 @@ class Trainer {
         adam(total, T);
       }
     }
-    SASRecStats st;
+    EpochStats st;
     st.sequences = n_seq;
     Index correct = 0;
     double loss = 0, adv = 0;
     for (auto& w : ws) {
-      st.positions += w.positions;
+      st.samples += w.positions;
       correct += w.correct;
       loss += w.loss;
       adv += w.adv_loss;
     }
-    if (st.positions > 0) {
-      st.loss = loss / st.positions;
-      st.adv_loss = adv / st.positions;
-      st.accuracy = double(correct) / st.positions;
+    if (st.samples > 0) {
+      st.loss = loss / st.samples;
+      st.adv_loss = adv / st.samples;
+      st.accuracy = double(correct) / st.samples;
     }
     if (!all_finite(p_.item_emb, static_cast<Index>(p_.n_items) * cfg_.dim) || !all_finite(p_.dense, L_.size())) {
       throw NumericalError("SASRec parameters became NaN or infinite during training; lower the learning rate (lr)");
@@ -392,7 +370,7 @@ class Trainer {
 
 }  // namespace
 
-SASRecStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView& history,
+EpochStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView& history,
                          const SASRecConfig& config) {
   config.validate();
   require(params.item_emb && params.dense && params.item_m && params.item_v && params.dense_m && params.dense_v &&
@@ -400,6 +378,7 @@ SASRecStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrVie
           "train_sasrec: parameters and Adam state are required");
   require(seqs.n_rows == history.n_rows, "sequences and history must have the same number of users");
   require(history.n_cols == params.n_items, "history must have n_items columns");
+  history.validate("history");
   check_sequences(seqs, params.n_items, "sequences");
   Trainer trainer(params, seqs, history, config);
   return trainer.run();
@@ -423,26 +402,17 @@ void sasrec_encode(const SASRecParams& params, const CsrView& seqs, const std::i
   {
     seq::NetCache<float> cache;
     seq::Masks<float> none;
-    seq::Segments segs;
-    std::vector<std::int32_t> x;
+    seq::PackedBatch batch;
+    const seq::Segments& segs = batch.segs;
 #pragma omp for schedule(dynamic, 1)
     for (Index c = 0; c < n_chunks; ++c) {
       carrier.run([&] {
         const Index k0 = c * chunk, k1 = std::min(n_users, k0 + chunk);
-        segs.clear();
-        x.clear();
-        for (Index k = k0; k < k1; ++k) {
-          const std::int32_t u = users[k];
-          const Index m = seqs.row_size(u);
-          const Index n = std::min<Index>(m, config.maxlen);
-          if (n > 0) {
-            segs.push_back(seq::Segment{static_cast<Index>(x.size()), n});
-            x.insert(x.end(), seqs.row_data(u) + (m - n), seqs.row_data(u) + m);
-          }
-        }
-        if (!x.empty()) {
+        batch.clear();
+        for (Index k = k0; k < k1; ++k) batch.add_inputs(seqs, users[k], config.maxlen);
+        if (!batch.x.empty()) {
           seq::Embeddings<float> emb{params.item_emb, nullptr, nullptr};
-          seq::net_forward(x.data(), segs, dense.data(), emb, L, config.heads, none, cache);
+          seq::net_forward(batch.x.data(), segs, dense.data(), emb, L, config.heads, none, cache);
         }
         size_t g = 0;
         for (Index k = k0; k < k1; ++k) {
@@ -492,28 +462,24 @@ double sasrec_loss_gradients(const SASRecParams& params, const CsrView& seqs, co
     seq::NetCache<float> cache;
     seq::Masks<float> none;
     MatF dZ, gpos, gneg, dE0;
-    seq::Segments segs;
-    std::vector<std::int32_t> x, tgt, ng;
+    seq::PackedBatch batch;
+    const seq::Segments& segs = batch.segs;
+    const std::vector<std::int32_t>& x = batch.x;
+    const std::vector<std::int32_t>& tgt = batch.tgt;
+    std::vector<std::int32_t> ng;
     const float sd = std::sqrt(static_cast<float>(d));
     const Index chunk = 64;
     const Index n_chunks = (n_users + chunk - 1) / chunk;
 #pragma omp for schedule(dynamic, 1)
     for (Index c = 0; c < n_chunks; ++c) {
       carrier.run([&] {
-        segs.clear();
-        x.clear();
-        tgt.clear();
+        batch.clear();
         ng.clear();
         for (Index k = c * chunk; k < std::min(n_users, (c + 1) * chunk); ++k) {
           const std::int32_t u = users[k];
-          const Index m = seqs.row_size(u);
-          const Index n = std::min<Index>(m - 1, config.maxlen);
-          if (n <= 0) continue;
-          const std::int32_t* s = seqs.row_data(u);
-          segs.push_back(seq::Segment{static_cast<Index>(x.size()), n});
-          x.insert(x.end(), s + (m - 1 - n), s + (m - 1));
-          tgt.insert(tgt.end(), s + (m - n), s + m);
-          ng.insert(ng.end(), neg + seqs.row_begin(u) + (m - n), neg + seqs.row_begin(u) + m);
+          const Index n = batch.add_training(seqs, u, config.maxlen);
+          const std::int32_t* row_neg = neg + seqs.row_end(u);  // negatives of the last n targets
+          ng.insert(ng.end(), row_neg - n, row_neg);
         }
         if (x.empty()) return;
         seq::Embeddings<float> emb{params.item_emb, item_delta, nullptr};

@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // SASRec (Kang & McAuley, ICDM 2018) and SAO / ASASRec (Manotumruksa & Yilmaz, SIGIR 2020).
 //
 // Network for one user sequence x_0..x_{n-1} (the most recent n <= maxlen items, left padded to
@@ -19,9 +20,11 @@
 // against finite differences in double precision; training runs in float.
 #pragma once
 
+#include "advrec/adversary.hpp"
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/rng.hpp"
+#include "advrec/types.hpp"
 
 #include <Eigen/Core>
 
@@ -49,8 +52,7 @@ struct SASRecConfig {
   float l2 = 0.0f;        // L2 on the item rows used in a mini-batch and on positional embeddings
   int batch_size = 128;   // sequences per optimiser step
   // SAO: inactive when eps == 0 or reg_adv == 0, which then reproduces SASRec exactly.
-  float eps = 0.0f;
-  float reg_adv = 0.0f;
+  AdversarialTerm adv;
   SeqPerturb perturb = SeqPerturb::Paper;
   bool sync = false;       // false: Hogwild (each thread its own mini-batches); true: data parallel
   bool lazy_adam = false;  // true: Adam moves only the item rows a mini-batch touched
@@ -58,7 +60,6 @@ struct SASRecConfig {
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
 
-  bool adversarial() const { return eps > 0.0f && reg_adv > 0.0f; }
   void validate() const;
 };
 
@@ -102,17 +103,10 @@ struct SASRecParams {
   std::int64_t* step = nullptr;  // Adam step counter (one value)
 };
 
-struct SASRecStats {
-  Index sequences = 0;
-  Index positions = 0;
-  double loss = 0.0;      // mean clean loss per position
-  double adv_loss = 0.0;  // mean loss at Theta + Delta (0 when not adversarial)
-  double accuracy = 0.0;  // fraction of positions with y(target) > y(negative)
-};
-
 // Training sequences: `seqs` is a CSR of each user's items oldest first (not sorted); `history`
-// is the same interactions as sorted CSR (negative sampling checks membership there).
-SASRecStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView& history,
+// is the same interactions as sorted CSR (negative sampling checks membership there). In the
+// returned figures a sample is one position (losses and accuracy are per position).
+EpochStats train_sasrec(SASRecParams& params, const CsrView& seqs, const CsrView& history,
                          const SASRecConfig& config);
 
 // The last position's output Z for each user (out: n_users_asked x dim), dropout off. Users with
@@ -156,6 +150,41 @@ struct Segment {
 };
 using Segments = std::vector<Segment>;
 inline Segments one_segment(Index n) { return Segments{Segment{0, n}}; }
+
+// Sequences of several users packed row-wise: inputs x, and for training the targets (the next
+// item of every input). Used by training, encoding and the loss gradients alike.
+struct PackedBatch {
+  Segments segs;
+  std::vector<std::int32_t> x, tgt;
+
+  void clear() {
+    segs.clear();
+    x.clear();
+    tgt.clear();
+  }
+  Index rows() const { return static_cast<Index>(x.size()); }
+  // Appends user u's last n = min(m - 1, maxlen) training positions (inputs x_{m-1-n..m-2},
+  // targets x_{m-n..m-1}) as one segment; returns n (0 appends nothing).
+  Index add_training(const CsrView& seqs, std::int32_t u, Index maxlen) {
+    const Index m = seqs.row_size(u);
+    const Index n = std::min<Index>(m - 1, maxlen);
+    if (n <= 0) return 0;
+    const std::int32_t* s = seqs.row_data(u);
+    segs.push_back(Segment{rows(), n});
+    x.insert(x.end(), s + (m - 1 - n), s + (m - 1));
+    tgt.insert(tgt.end(), s + (m - n), s + m);
+    return n;
+  }
+  // Appends user u's last min(m, maxlen) items as inputs (encoding: no targets); returns the count.
+  Index add_inputs(const CsrView& seqs, std::int32_t u, Index maxlen) {
+    const Index m = seqs.row_size(u);
+    const Index n = std::min<Index>(m, maxlen);
+    if (n <= 0) return 0;
+    segs.push_back(Segment{rows(), n});
+    x.insert(x.end(), seqs.row_data(u) + (m - n), seqs.row_data(u) + m);
+    return n;
+  }
+};
 
 // Y = gamma * (X - mean) / sqrt(var + eps) + beta, row by row.
 template <class S>

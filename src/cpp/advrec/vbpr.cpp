@@ -1,5 +1,6 @@
 #include "advrec/vbpr.hpp"
 
+#include "advrec/epoch.hpp"
 #include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
 
@@ -30,7 +31,7 @@ class VSampleStep {
 
   void operator()(const Triple& s, ThreadTotals& tot) {
     const int D = D_, K = K_, V = V_;
-    const bool adv = c_.adversarial();
+    const bool adv = c_.adv.active();
     const bool shared = p_.shared_user();
     const float* ci = p_.features + static_cast<Index>(s.i) * D;
     const float* cj = p_.features + static_cast<Index>(s.j) * D;
@@ -73,12 +74,9 @@ class VSampleStep {
     float g_adv = 0.0f, dscale = 0.0f;
     if (adv) {
       const float na = std::sqrt(dot(a, a, D));
-      float x_adv = x;
-      if (na > 0.0f) {
-        dscale = -2.0f * c_.eps / na;  // (Delta_i - Delta_j) = dscale * a
-        x_adv = x - 2.0f * c_.eps * na;
-      }
-      g_adv = c_.reg_adv * sigmoid(-x_adv);
+      dscale = 0.0f - 2.0f * fgm_scale(na, c_.adv.eps);  // (Delta_i - Delta_j) = dscale * a
+      const float x_adv = x - 2.0f * c_.adv.eps * na;
+      g_adv = c_.adv.reg_adv * sigmoid(-x_adv);
       tot.adv_loss += softplus(-x_adv);
     }
     const float G = g + g_adv;
@@ -152,35 +150,11 @@ class VSampleStep {
 };
 
 // ---- mini-batch step: E's work as GEMMs ----------------------------------------------------------
-// Maps the rows a batch touches to dense slots; reset costs O(touched rows).
-class Slots {
- public:
-  explicit Slots(std::int32_t n_rows) : slot_(static_cast<size_t>(n_rows), -1) {}
-  int get(std::int32_t r) {
-    int& s = slot_[static_cast<size_t>(r)];
-    if (s < 0) {
-      s = static_cast<int>(rows_.size());
-      rows_.push_back(r);
-    }
-    return s;
-  }
-  void clear() {
-    for (std::int32_t r : rows_) slot_[static_cast<size_t>(r)] = -1;
-    rows_.clear();
-  }
-  const std::vector<std::int32_t>& rows() const { return rows_; }
-  int size() const { return static_cast<int>(rows_.size()); }
-
- private:
-  std::vector<int> slot_;
-  std::vector<std::int32_t> rows_;
-};
-
 class VBatchStep {
  public:
   VBatchStep(const VBPRParams& p, const VBPRTrainConfig& c, int max_batch)
       : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), B_(max_batch), users_(p.n_users), items_(p.n_items),
-        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adversarial() ? B_ : 0, D_), r_(B_, D_), er_(B_, V_),
+        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adv.active() ? B_ : 0, D_), r_(B_, D_), er_(B_, V_),
         ge_(D_, V_), gvb_(D_) {
     slot_u_.resize(static_cast<size_t>(B_));
     slot_i_.resize(static_cast<size_t>(B_));
@@ -192,7 +166,7 @@ class VBatchStep {
   // losses go to tot.
   void compute(const Triple* batch, int n, ThreadTotals& tot) {
     const int D = D_, K = K_, V = V_;
-    const bool adv = c_.adversarial();
+    const bool adv = c_.adv.active();
     const bool shared = p_.shared_user();
     users_.clear();
     items_.clear();
@@ -249,17 +223,16 @@ class VBatchStep {
         delta_.row(slot_i_[s]) -= g * a_.row(s);
         delta_.row(slot_j_[s]) += g * a_.row(s);
       }
-      for (int k = 0; k < ni; ++k) {
-        const float nrm = delta_.row(k).norm();
-        delta_.row(k) *= nrm > 0.0f ? c_.eps / nrm : 0.0f;
-      }
+      // Eigen's norm here (not fgm_row's kernels::dot): its summation order is what the AMR
+      // checksums in benchmarks/results/param_checksums.json were recorded with.
+      for (int k = 0; k < ni; ++k) delta_.row(k) *= fgm_scale(delta_.row(k).norm(), c_.adv.eps);
     }
     for (int s = 0; s < n; ++s) {
       const float g = sigmoid(-x_[s]);
       float G = g;
       if (adv) {
         const float x_adv = x_[s] + a_.row(s).dot(delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
-        const float g_adv = c_.reg_adv * sigmoid(-x_adv);
+        const float g_adv = c_.adv.reg_adv * sigmoid(-x_adv);
         tot.adv_loss += softplus(-x_adv);
         G += g_adv;
         r_.row(s) = G * diffc_.row(s) + g_adv * (delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
@@ -365,7 +338,7 @@ class VBatchStep {
       const Index i = items_.rows()[static_cast<size_t>(k)];
       if (out.items && K) std::copy_n(gq_.data() + static_cast<Index>(k) * K, K, out.items + i * K);
       if (out.item_bias && p_.item_bias) out.item_bias[i] = gb_[static_cast<size_t>(k)];
-      if (out.delta && c_.adversarial()) std::copy_n(delta_.row(k).data(), D, out.delta + i * D);
+      if (out.delta && c_.adv.active()) std::copy_n(delta_.row(k).data(), D, out.delta + i * D);
     }
   }
 
@@ -373,7 +346,7 @@ class VBatchStep {
   const VBPRParams& p_;
   const VBPRTrainConfig& c_;
   const int D_, K_, V_, B_;
-  Slots users_, items_;
+  RowSlots users_, items_;
   RowMatrixF diffc_, th_, w_, a_, r_, er_, ge_, delta_;
   Eigen::VectorXf gvb_;
   std::vector<int> slot_u_, slot_i_, slot_j_, cnt_u_, cnt_i_;
@@ -381,17 +354,6 @@ class VBatchStep {
 };
 
 // ---- sampling -------------------------------------------------------------------------------------
-struct Pair {
-  std::int32_t u, i;
-};
-
-std::vector<Pair> pairs_of(const CsrView& train) {
-  std::vector<Pair> pairs(static_cast<size_t>(train.nnz()));
-  for (std::int32_t u = 0; u < train.n_rows; ++u)
-    for (Index e = train.row_begin(u); e < train.row_end(u); ++e) pairs[static_cast<size_t>(e)] = {u, train.indices[e]};
-  return pairs;
-}
-
 // Negative candidates: items with a training interaction (or every item).
 std::vector<std::int32_t> negative_pool(const CsrView& train, bool cold_negatives) {
   std::vector<std::int32_t> pool;
@@ -409,9 +371,9 @@ std::vector<std::int32_t> negative_pool(const CsrView& train, bool cold_negative
 
 // Draws a training pair uniformly and a negative uniformly from the pool minus the user's items.
 // false when the user holds every pool item (no negative exists).
-inline bool draw(const CsrView& train, const std::vector<Pair>& pairs, const std::vector<std::int32_t>& pool, Rng& rng,
+inline bool draw(const CsrView& train, const std::vector<UserItem>& pairs, const std::vector<std::int32_t>& pool, Rng& rng,
                  Triple& t) {
-  const Pair pr = pairs[static_cast<size_t>(rng.uniform(static_cast<std::uint64_t>(pairs.size())))];
+  const UserItem pr = pairs[static_cast<size_t>(rng.uniform(static_cast<std::uint64_t>(pairs.size())))];
   t.u = pr.u;
   t.i = pr.i;
   if (train.row_size(pr.u) >= static_cast<Index>(pool.size())) return false;
@@ -427,13 +389,8 @@ void check_finite(const VBPRParams& p, double loss, const VBPRTrainConfig& c) {
   if (K) ok = ok && all_finite(p.user_factors, p.n_users * K) && all_finite(p.item_factors, p.n_items * K);
   if (p.item_bias) ok = ok && all_finite(p.item_bias, p.n_items);
   if (p.visual_bias) ok = ok && all_finite(p.visual_bias, D);
-  if (!ok) {
-    throw NumericalError("training diverged: parameters became NaN or infinite (epoch " + std::to_string(c.epoch) +
-                         "); lower the learning rate (lr=" + std::to_string(c.lr) +
-                         ") or scale the item features down");
-  }
+  check_divergence(ok, c.epoch, c.lr, "scale the item features down");
 }
-
 
 void check_triples(const VBPRParams& p, const std::int32_t* users, const std::int32_t* pos, const std::int32_t* neg,
                    Index n) {
@@ -451,8 +408,7 @@ void VBPRTrainConfig::validate() const {
   require(std::isfinite(reg) && reg >= 0.0f, "reg must be >= 0, got " + std::to_string(reg));
   require(std::isfinite(reg_bias) && reg_bias >= 0.0f, "reg_bias must be >= 0");
   require(std::isfinite(reg_projection) && reg_projection >= 0.0f, "reg_projection must be >= 0");
-  require(std::isfinite(eps) && eps >= 0.0f, "eps must be >= 0, got " + std::to_string(eps));
-  require(std::isfinite(reg_adv) && reg_adv >= 0.0f, "reg_adv must be >= 0, got " + std::to_string(reg_adv));
+  adv.validate();
   require(batch_size >= 1, "batch_size must be >= 1");
   require(num_threads >= 0, "num_threads must be >= 0");
 }
@@ -480,48 +436,25 @@ EpochStats train_vbpr(VBPRParams& params, const CsrView& train, const VBPRTrainC
           "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
               " items but the model has " + std::to_string(params.n_users) + " x " + std::to_string(params.n_items));
   require(train.nnz() > 0, "training data is empty");
-  const std::vector<Pair> pairs = pairs_of(train);
+  const std::vector<UserItem> pairs = interaction_pairs(train);
   const std::vector<std::int32_t> pool = negative_pool(train, config.cold_negatives);
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
-  const int n_chunks = resolve_threads(config.num_threads);
-  std::vector<ThreadTotals> totals(static_cast<size_t>(n_chunks));
-  ExceptionCarrier carrier;
-#pragma omp parallel for num_threads(n_chunks) schedule(static, 1)
-  for (int chunk = 0; chunk < n_chunks; ++chunk) {
-    carrier.run([&] {
-      const Index begin = total * chunk / n_chunks, end = total * (chunk + 1) / n_chunks;
-      Rng rng(mix_seed(config.seed, config.epoch, 0x7B9Bu), static_cast<std::uint64_t>(chunk));
-      ThreadTotals& tot = totals[static_cast<size_t>(chunk)];
-      if (config.batch_size == 1) {
-        VSampleStep step(params, config);
-        Triple t;
-        for (Index s = begin; s < end; ++s) {
-          if (!draw(train, pairs, pool, rng, t)) {
-            ++tot.skipped;
-            continue;
-          }
-          step(t, tot);
-          ++tot.samples;
+  const EpochStats out = run_hogwild_epoch(
+      total, config.num_threads, mix_seed(config.seed, config.epoch, 0x7B9Bu),
+      [&](Rng rng, Index begin, Index end, ThreadTotals& tot) {
+        auto next = [&](Triple& t) { return draw(train, pairs, pool, rng, t); };
+        std::vector<Triple> batch;
+        if (config.batch_size == 1) {
+          VSampleStep step(params, config);
+          run_batches(begin, end, 1, batch, tot, next, [&](const Triple* b, int, ThreadTotals& t) { step(b[0], t); });
+        } else {
+          VBatchStep step(params, config, config.batch_size);
+          run_batches(begin, end, config.batch_size, batch, tot, next, [&](const Triple* b, int n, ThreadTotals& t) {
+            step.compute(b, n, t);
+            step.apply(params);
+          });
         }
-      } else {
-        VBatchStep step(params, config, config.batch_size);
-        std::vector<Triple> batch(static_cast<size_t>(config.batch_size));
-        for (Index s = begin; s < end;) {
-          int n = 0;
-          for (; s < end && n < config.batch_size; ++s) {
-            if (draw(train, pairs, pool, rng, batch[static_cast<size_t>(n)])) ++n;
-            else ++tot.skipped;
-          }
-          if (!n) continue;
-          step.compute(batch.data(), n, tot);
-          step.apply(params);
-          tot.samples += n;
-        }
-      }
-    });
-  }
-  carrier.rethrow();
-  EpochStats out = summarise(totals);
+      });
   check_finite(params, out.loss, config);
   return out;
 }
@@ -568,10 +501,11 @@ double vbpr_objective_gradients(const VBPRParams& params, const std::int32_t* us
   ThreadTotals tot;
   step.compute(batch.data(), static_cast<int>(n_triples), tot);
   step.scatter(out);
-  return tot.loss + config.reg_adv * tot.adv_loss;
+  return tot.loss + config.adv.reg_adv * tot.adv_loss;
 }
 
 void vbpr_item_content(const VBPRParams& p, const float* delta, float* out_v, float* out_b, int num_threads) {
+  p.validate(nullptr);
   const Index D = p.n_features, V = p.vdim;
   const int n_chunks = resolve_threads(num_threads);
   ConstMatrixMapF E(p.projection, D, V);

@@ -1,3 +1,4 @@
+// advrec:model  (the include rule: see cmake/check_includes.cmake)
 // Content-aware BPR models: VBPR, AMR and a content-only (DUIF-style) model.
 //
 // Score (one formula covers the three models):
@@ -14,6 +15,7 @@
 // content vectors of all items are F @ projection.
 #pragma once
 
+#include "advrec/adversary.hpp"
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
 #include "advrec/types.hpp"
@@ -31,8 +33,7 @@ struct VBPRTrainConfig {
   Optimizer optimizer = Optimizer::Adagrad;
   // Adversarial regulariser on the content features (AMR). Inactive when eps == 0 or reg_adv == 0:
   // either reproduces plain VBPR training bit for bit.
-  float eps = 0.0f;
-  float reg_adv = 0.0f;
+  AdversarialTerm adv;
   // 1: per-triple SGD, Hogwild on every parameter including E. > 1: each thread takes mini-batches
   // of this size, sums gradients (E's as one GEMM) and applies one optimiser step per touched row
   // and one to E; the adversary's Delta_i is normalised from the gradient summed over the batch
@@ -47,7 +48,6 @@ struct VBPRTrainConfig {
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
 
-  bool adversarial() const { return eps > 0.0f && reg_adv > 0.0f; }
   void validate() const;
 };
 

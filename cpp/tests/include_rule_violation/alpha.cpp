@@ -1,0 +1,1 @@
+#include "advrec/alpha.hpp"

@@ -1,0 +1,2 @@
+// advrec:model
+#pragma once

@@ -1,0 +1,3 @@
+// advrec:model
+#pragma once
+#include "advrec/alpha.hpp"
