@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from typing import Any, Callable, Dict
 
@@ -164,6 +165,8 @@ def main(argv=None) -> int:
         result["models"][name] = _digest(fitted[name])
     result["attacks"] = attack_digests(data, features)
     result["downstream"] = downstream_digests(fitted, data, test)
+    result["conditions"] = ("checksums of single-thread seeded training only: no timings, so the machine's load "
+                            f"(load average {os.getloadavg()[0]:.1f} now) does not affect these values")
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.out:
         with open(args.out, "w") as fh:
@@ -171,8 +174,6 @@ def main(argv=None) -> int:
     if args.compare:
         with open(args.compare) as fh:
             ref = json.load(fh)
-        import os
-
         explained_path = args.explained or os.path.join(os.path.dirname(args.compare),
                                                         "engine_checksums_explained.json")
         explained = {}

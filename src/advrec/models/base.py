@@ -245,8 +245,12 @@ class Recommender:
         if hasattr(model, "_validate_hyper"):
             model._validate_hyper()  # a tampered hyper-parameter (NaN lr, factors "8") is a corrupt file
         model._set_extra_state(state)
-        for name, value in arrays.items():
-            setattr(model, name, value)
+        # A saved file holds only the arrays that were set: the others start absent, not stale.
+        for name in cls._array_names:
+            setattr(model, name, arrays.get(name))
+        for name in ("_train_indptr", "_train_indices"):
+            if name in arrays:
+                setattr(model, name, arrays[name])
         model._validate_loaded()
         return model
 
@@ -272,6 +276,13 @@ class Recommender:
                 raise ValueError(f"model file is inconsistent: {name} is not a numeric array")
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                 raise ValueError(f"model file is corrupt: {name} holds NaN or infinite values")
+
+
+def with_bias_column(U: np.ndarray, V: np.ndarray, bias: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(U, V)`` of the score ``U @ V.T + bias``: a column of ones on ``U`` and ``bias`` as ``V``'s
+    last column, so that a model with an item bias stays a dot-product model."""
+    U = np.hstack([U, np.ones((U.shape[0], 1), np.float32)])
+    return U, np.ascontiguousarray(np.hstack([V, bias[:, None]]))
 
 
 def _json_default(obj):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, register
+from .base import EpochTrained, check_float, check_positive_int, register, with_bias_column
 
 _OPTIMIZERS = ("sgd", "adagrad")
 _HIDDEN = ("identity", "sigmoid", "tanh", "relu")
@@ -176,16 +176,9 @@ class CDAE(EpochTrained):
 
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         Z = self._encode(users)
-        U = np.hstack([Z, np.ones((Z.shape[0], 1), np.float32)])
-        V = np.hstack([self.item_out, self.out_bias[:, None]])
-        return U, np.ascontiguousarray(V)
+        return with_bias_column(Z, self.item_out, self.out_bias)
 
     # ---- persistence --------------------------------------------------------------------------
-    def _set_extra_state(self, state: Dict[str, Any]) -> None:
-        super()._set_extra_state(state)
-        for name in self._array_names:
-            setattr(self, name, None)
-
     def _validate_loaded(self) -> None:
         super()._validate_loaded()
         K = int(self.factors)

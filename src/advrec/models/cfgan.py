@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, register
+from .base import EpochTrained, check_float, check_positive_int, register, with_bias_column
 
 _ACTIVATIONS = ("sigmoid", "identity", "tanh", "relu")
 _OPTIMIZERS = ("sgd", "adagrad")
@@ -181,15 +181,9 @@ class CFGAN(EpochTrained):
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         Z = self._encode(users)
         W, b = self.output_layer()
-        U = np.hstack([Z, np.ones((Z.shape[0], 1), np.float32)])
-        return U, np.ascontiguousarray(np.hstack([W, b[:, None]]))
+        return with_bias_column(Z, W, b)
 
     # ---- persistence --------------------------------------------------------------------------
-    def _set_extra_state(self, state: Dict[str, Any]) -> None:
-        super()._set_extra_state(state)
-        for name in _ARRAYS:
-            setattr(self, name, None)
-
     def _validate_loaded(self) -> None:
         super()._validate_loaded()
         shape = self._shape()

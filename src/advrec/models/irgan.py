@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from .._engine import core
-from .base import EpochTrained, check_float, check_positive_int, register
+from .base import EpochTrained, check_float, check_positive_int, register, with_bias_column
 
 _REWARDS = ("paper", "centered")
 _PLAYERS = ("generator", "discriminator")
@@ -199,8 +199,7 @@ class IRGAN(EpochTrained):
 
     def _scoring_factors(self, users: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         P, Q, b = self._player()
-        U = np.hstack([P[users], np.ones((len(users), 1), np.float32)])
-        return U, np.ascontiguousarray(np.hstack([Q, b[:, None]]))
+        return with_bias_column(P[users], Q, b)
 
     def _loss_gradients(self, triples, deltas: Dict[str, np.ndarray], num_threads=None):
         """BPR loss of the recommending player's scores over ``triples`` at the embeddings +
@@ -215,11 +214,6 @@ class IRGAN(EpochTrained):
         return loss, correct, {"users": gu, "items": gi}
 
     # ---- persistence --------------------------------------------------------------------------
-    def _set_extra_state(self, state: Dict[str, Any]) -> None:
-        super()._set_extra_state(state)
-        for name in _BLOCKS:
-            setattr(self, name, None)
-
     def _validate_loaded(self) -> None:
         super()._validate_loaded()
         K = int(self.factors)

@@ -10,7 +10,7 @@ from .. import _seeds
 from .._checks import check_bpr_trainer, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
-from .base import EpochTrained, register
+from .base import EpochTrained, register, with_bias_column
 
 
 @register
@@ -143,14 +143,7 @@ class BPRMF(EpochTrained):
         U = self.user_factors[users]
         if self.item_bias is None:
             return np.ascontiguousarray(U), self.item_factors
-        U = np.hstack([U, np.ones((U.shape[0], 1), np.float32)])
-        V = np.hstack([self.item_factors, self.item_bias[:, None]])
-        return U, np.ascontiguousarray(V)
-
-    def _set_extra_state(self, state: Dict[str, Any]) -> None:
-        super()._set_extra_state(state)
-        for name in self._array_names:
-            setattr(self, name, None)
+        return with_bias_column(U, self.item_factors, self.item_bias)
 
     def _validate_loaded(self) -> None:
         super()._validate_loaded()
