@@ -43,10 +43,30 @@ def machine() -> dict:
     return info
 
 
-def timed(fn):
-    start = time.perf_counter()
+#: Every timing taken by :func:`timed` in this process, with its CPU time and the load around it;
+#: :func:`write_result` attaches them, so no benchmark JSON lacks its conditions.
+RUN_LOG: list = []
+
+
+def timed(fn, threads: int | None = None, label: str | None = None):
+    """Runs ``fn()`` once; returns ``(wall seconds, result)`` and logs wall and CPU time (all threads
+    of this process) with the 1-minute load average before and after. ``threads``: the threads the
+    run was meant to use; a run whose CPU time is below 0.7 x threads x wall is flagged
+    ``starved`` (it did not get its cores: the machine was busy)."""
+    load_before = os.getloadavg()[0]
+    cpu0, start = time.process_time(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - start, out
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    entry = {"label": label, "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+             "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2)}
+    if threads:
+        entry["threads"] = threads
+        entry["starved"] = bool(cpu < 0.7 * threads * wall)
+        if entry["starved"]:
+            print(f"warning: {label or 'run'} got {cpu / wall:.2f} cores of the {threads} asked for "
+                  "(the machine is busy); its timing is not representative", file=sys.stderr)
+    RUN_LOG.append(entry)
+    return wall, out
 
 
 def median(xs):
@@ -59,7 +79,13 @@ def peak_rss_mb() -> float:
 
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **payload}
+    conditions = {"loadavg_at_write": [round(x, 2) for x in os.getloadavg()]}
+    if RUN_LOG:
+        conditions["timings"] = list(RUN_LOG)
+        conditions["max_loadavg_1min"] = max(max(e["loadavg_before"], e["loadavg_after"]) for e in RUN_LOG)
+        conditions["starved_runs"] = sum(bool(e.get("starved")) for e in RUN_LOG)
+    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(),
+               **payload, "conditions": conditions}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     print(f"wrote {path}")

@@ -285,6 +285,23 @@ def with_bias_column(U: np.ndarray, V: np.ndarray, bias: np.ndarray) -> Tuple[np
     return U, np.ascontiguousarray(np.hstack([V, bias[:, None]]))
 
 
+#: Parameter rows are trained where they lie; a block starting on a cache-line boundary keeps a
+#: d = 64 float32 row (256 bytes) within 4 lines instead of 5 (NumPy guarantees only 16 bytes).
+CACHE_LINE = 64
+
+
+def cache_aligned(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself when its data start on a 64-byte boundary (or it is not C-contiguous), else an
+    aligned copy: a NumPy view into a slightly larger buffer, so NumPy still owns the memory."""
+    if arr.ctypes.data % CACHE_LINE == 0 or not arr.flags.c_contiguous or arr.nbytes == 0:
+        return arr
+    buf = np.empty(arr.nbytes + CACHE_LINE, np.uint8)
+    offset = -buf.ctypes.data % CACHE_LINE
+    out = buf[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
+
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -724,6 +741,15 @@ class EpochTrained(Recommender):
         return {name: arr for name in self._array_names
                 if name not in self._input_array_names and isinstance(arr := getattr(self, name, None), np.ndarray)}
 
+    def _align_state_arrays(self) -> None:
+        """Moves every trained array onto a cache-line boundary (see :func:`cache_aligned`); two
+        attributes naming one array (shared optimiser slots) keep naming one array."""
+        moved: Dict[int, np.ndarray] = {}
+        for name, arr in self._state_arrays().items():
+            if id(arr) not in moved:
+                moved[id(arr)] = cache_aligned(arr)
+            setattr(self, name, moved[id(arr)])
+
     def _state_restored(self) -> None:
         """Called after :class:`EpochLoop` wrote a snapshot back (override to drop caches)."""
 
@@ -821,6 +847,7 @@ class EpochTrained(Recommender):
                fresh: bool = False, eval_set=None, monitor=None, restore_best=None):
         n = self.epochs if epochs is None else check_positive_int(epochs, "epochs", allow_zero=True)
         self._check_trainable(train)
+        self._align_state_arrays()
         loop = EpochLoop(self, train=train, validation=validation, eval_every=eval_every, eval_k=eval_k,
                          eval_metrics=eval_metrics, patience=patience, callback=callback,
                          show_progress=self.show_progress, eval_set=eval_set, monitor=monitor,
