@@ -147,6 +147,19 @@ class TestCurve:
         return max(self.curve, key=lambda c: c[self.metric]) if self.curve else {}
 
 
+def subsample_users(data, n_users: int, seed: int):
+    """The interactions of ``n_users`` users drawn at random (seeded) from those present in ``data``
+    (all of them when ``n_users`` is 0 or not smaller). Validation on a user sample costs a fraction
+    of a full evaluation and is still selection on validation (the sample never touches test)."""
+    present = np.flatnonzero(data.user_counts() > 0)
+    if n_users <= 0 or n_users >= present.size:
+        return data
+    chosen = np.random.default_rng(seed).choice(present, size=n_users, replace=False)
+    mask = np.zeros(data.n_users, dtype=bool)
+    mask[chosen] = True
+    return data._subset(mask[data.users])
+
+
 def pick_on_validation(candidates: Dict[Any, Callable[[], Any]]) -> Dict[str, Any]:
     """Fits every candidate (a thunk returning a model fitted with ``eval_set=``) and keeps the one
     with the best ``best_score_`` on validation. Returns ``{"choice", "model", "scores"}``."""

@@ -31,7 +31,8 @@ import numpy as np
 
 import advrec
 from _common import data_dir, write_result
-from _repro import Clock, TestCurve, compare, describe, fmt, history_summary, mean_sd, pick_on_validation
+from _repro import (Clock, TestCurve, compare, describe, fmt, history_summary, mean_sd, pick_on_validation,
+                    subsample_users)
 
 KS = (10, 50, 100)
 METRICS = ("hr", "ndcg")
@@ -73,6 +74,7 @@ def run_seed(name: str, seed: int, args) -> dict:
         s.update(every=2, patience=2, max_pre=6, max_cont=4)
     clock = Clock()
     train, valid, train_full, test = load(name, seed)
+    valid = subsample_users(valid, args.val_users, seed)
     common = dict(factors=64, lr=args.lr, optimizer="adagrad", batch_size=args.batch_size,
                   num_threads=args.threads, seed=seed, show_progress=False)
     select = dict(eval_set=(valid, 100), eval_every=s["every"], patience=s["patience"], eval_metrics=METRICS,
@@ -155,6 +157,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-test-curve", dest="test_curve", action="store_false",
                     help="skip the labelled test-selected numbers (saves one test evaluation per validation)")
+    ap.add_argument("--val-users", type=int, default=0,
+                    help="select on the validation items of this many random users (0: all; cuts the cost of "
+                         "every validation evaluation on Video / Gowalla)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--quick", action="store_true", help="a few epochs, to check the script runs")
     ap.add_argument("--combine", default="", help="comma-separated tags of finished runs over different seeds: "

@@ -14,17 +14,32 @@ from the same initialisation, same threads), ASASRec / SASRec epoch-time ratio, 
     python benchmarks/repro_sao.py [--sas-epochs 40] [--adv-epochs 10] [--threads 2] [--quick]
 
 Run short configurations only on a shared machine; every timing is noisy there.
+
+``--validate`` runs the issue-13 protocol instead (one seed per process, ``results/sao_val_s<seed>.json``;
+``--combine`` merges seeds): each user's last training item is the validation item; SASRec trains
+until validation NDCG@100 (on ``--val-users`` random users) stops improving and is restored to its
+best validation epoch; from it, continued SASRec and ASASRec (both perturbation modes, every eps in
+``--eps-grid``, relative to the median item-embedding norm unless ``--eps-absolute``) each train
+until validation stops improving; per mode the eps with the best validation score is the choice
+(``--fix-eps paper=..,output=..`` reuses a choice made on another seed's validation). Test: full
+ranking, with each model reading the user's whole training sequence (validation item included), as
+the paper's protocol does. ``--robustness`` adds FGSM / iterative / random perturbations of the item
+embeddings at ``--attack-eps`` for continued SASRec and the chosen ASASRec models.
+
+    python benchmarks/repro_sao.py --validate --seed 0 --val-users 5000 --robustness
+    python benchmarks/repro_sao.py --combine 0,1,2
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
 
 import advrec
-from _common import data_dir, peak_rss_mb, write_result
+from _common import data_dir, peak_rss_mb, timed, write_result
 
 # SAO Table 2, Video. Labelled "HR / NDCG" (DESIGN.md reads them as @10), but MostPop - which
 # involves no training - gives exactly 0.0879 / 0.0248 here as full-ranking HR@100 / NDCG@100,
@@ -53,6 +68,140 @@ def epoch_seconds(model, phase=None):
     return float(np.median(xs)) if xs else float("nan")
 
 
+def reading_history(model, history):
+    """A copy of a fitted sequential model that reads ``history`` as every user's input sequence
+    (and excludes it from rankings) - no training: the test-time input of the paper's protocol,
+    where the validation item is part of the sequence that predicts the test item."""
+    clone = copy.deepcopy(model)
+    clone._remember_train(history)
+    return clone
+
+
+def run_validated(args):
+    from _repro import Clock, history_summary, pick_on_validation, subsample_users
+
+    clock = Clock()
+    seed, T = args.seed, args.threads
+    train_full, test = load()
+    train, valid = advrec.split.leave_one_out(train_full, by="time")
+    valid_sel = subsample_users(valid, args.val_users, seed)
+    select = dict(eval_set=(valid_sel, 100), eval_every=args.eval_every, patience=args.patience,
+                  eval_metrics=("hr", "ndcg"), monitor="ndcg@100")
+    sas_kw = dict(factors=64, maxlen=args.maxlen, blocks=2, heads=1, dropout=args.dropout, lr=args.sas_lr,
+                  batch_size=args.batch_size, lazy_adam=args.lazy_adam, num_threads=T, seed=seed,
+                  show_progress=False)
+    out = {"args": vars(args), "paper_table2_video": PAPER, "seed": seed,
+           "sizes": {"train": len(train), "valid": len(valid), "valid_selection_users": int(len(valid_sel)),
+                     "test": len(test)},
+           "protocol": "SASRec/ASASRec fit on train (Video.train minus each user's last item), selected on "
+                       "validation NDCG@100 (the last items of --val-users random users), restored to the best "
+                       "validation epoch; tested (full ranking) reading the whole Video.train sequence",
+           "rows": {}, "validation": {}}
+    rows = out["rows"]
+
+    def tested(name, model, extra=None):
+        m = reading_history(model, train_full)
+        rows[name] = {**scores(m, train_full, test, T), "best_epoch": model.best_epoch_,
+                      "epochs_run": len(model.history_), "val_ndcg@100": float(model.best_score_),
+                      "history": history_summary(model), **(extra or {})}
+        r = rows[name]["full"]
+        print(f"[seed {seed}] {name:28s} best epoch {model.best_epoch_:4d} | val NDCG@100 {model.best_score_:.4f} | "
+              f"test HR@100 {r['hr@100']:.4f} NDCG@100 {r['ndcg@100']:.4f} HR@10 {r['hr@10']:.4f} "
+              f"NDCG@10 {r['ndcg@10']:.4f}", flush=True)
+        return m
+
+    _, sas = timed(lambda: advrec.SASRec(epochs=args.sas_epochs, **sas_kw).fit(train, **select), threads=T,
+                   label="SASRec until validation stops improving")
+    tested("SASRec", sas)
+    _, more = timed(lambda: advrec.SASRec(epochs=args.adv_epochs, **sas_kw).fit(train, init=sas, **select),
+                    threads=T, label="SASRec continued")
+    tested_more = tested("SASRec (continued)", more)
+    fixed = dict(kv.split("=") for kv in args.fix_eps.split(",")) if args.fix_eps else {}
+    models = {"SASRec (continued)": tested_more}
+    full_more = advrec.evaluate(tested_more, train_full, test, k=(10, 100), num_threads=T)
+    for mode in ("paper", "output"):
+        grid = [float(fixed[mode])] if mode in fixed else args.eps_grid
+
+        def make(eps, mode=mode):
+            def fit():
+                budget = dict(eps=eps) if args.eps_absolute else dict(eps=None, eps_relative=eps)
+                adv = advrec.ASASRec(reg_adv=args.reg_adv, perturb=mode, epochs=args.adv_epochs, **budget, **sas_kw)
+                timed(lambda: adv.fit(train, init=sas, **select), threads=T, label=f"ASASRec {mode} eps {eps:g}")
+                name = f"ASASRec ({mode}, eps={eps:g})"
+                m = tested(name, adv, {"effective_eps": float(adv._effective_eps())})
+                full_adv = advrec.evaluate(m, train_full, test, k=(10, 100), num_threads=T)
+                rows[name]["paired_ttest_vs_continued_sasrec"] = {
+                    k: {"statistic": t_.statistic, "pvalue": t_.pvalue, "relative":
+                        full_adv.summary[k] / full_more.summary[k] - 1}
+                    for k in ("ndcg@10", "ndcg@100", "hr@10", "hr@100")
+                    for t_ in [advrec.stats.paired_ttest(full_adv, full_more, k)]}
+                adv.tested_ = m
+                return adv
+            return fit
+
+        pick = pick_on_validation({eps: make(eps) for eps in grid})
+        out["validation"][mode] = {"scores_by_eps": pick["scores"], "choice": pick["choice"],
+                                   "grid": grid, "fixed_from_other_seed": mode in fixed}
+        chosen = f"ASASRec ({mode}, eps={pick['choice']:g})"
+        rows[chosen]["validation_choice"] = True
+        models[f"ASASRec ({mode})"] = pick["model"].tested_
+        print(f"[seed {seed}] {mode}: validation NDCG@100 by eps {pick['scores']} -> {pick['choice']:g}", flush=True)
+
+    if args.robustness:
+        attacks = ("fgsm", "iterative", "random")
+        users = None
+        if args.attack_users:  # a seeded sample of test users: each attacked model costs a full evaluation
+            users = np.sort(np.random.default_rng(seed).choice(np.unique(test.users), size=args.attack_users,
+                                                               replace=False))
+        _, table = timed(lambda: advrec.robustness(models, train_full, test, eps=args.attack_eps, attacks=attacks,
+                                                  k=(10, 100), metrics=("hr", "ndcg"), seed=seed, num_threads=T,
+                                                  show_progress=False, evaluate_options={"users": users}),
+                         threads=T, label="robustness")
+        out["robustness"] = table.to_dict(orient="records")
+        out["robustness_users"] = "all test users" if users is None else f"{len(users)} random test users (seeded)"
+        show = table[table.metric == "ndcg@100"]
+        print(show.pivot_table(index=["attack", "eps"], columns="model", values="drop").to_string(), flush=True)
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["time"] = clock.report()
+    write_result(f"sao_val{args.tag and '_' + args.tag}_s{seed}", out)
+
+
+def combine_validated(args):
+    """Merges ``sao_val[_tag]_s<seed>.json`` of several seeds: mean ± sd of every test figure of the
+    SASRec rows and of the validation-chosen ASASRec per mode, and ASASRec vs continued SASRec with
+    the per-seed paired t-tests over users and a paired t-test across seeds."""
+    import json
+
+    from _common import RESULTS
+    from _repro import claim_from_seeds, mean_sd
+
+    prefix = f"sao_val{args.tag and '_' + args.tag}"
+    seeds = [json.loads((RESULTS / f"{prefix}_s{s}.json").read_text()) for s in args.combine.split(",")]
+
+    def chosen(run, mode):
+        return next(r for n, r in run["rows"].items() if n.startswith(f"ASASRec ({mode},") and r.get("validation_choice"))
+
+    figures = ("hr@10", "ndcg@10", "hr@100", "ndcg@100")
+    table, claims = {}, {}
+    for name in ("SASRec", "SASRec (continued)", "ASASRec (paper)", "ASASRec (output)"):
+        picks = [run["rows"][name] if name.startswith("SASRec") else chosen(run, name[9:-1]) for run in seeds]
+        table[name] = {f: mean_sd([p["full"][f] for p in picks]) for f in figures}
+        table[name]["best_epoch"] = [p["best_epoch"] for p in picks]
+        if name.startswith("ASASRec"):
+            table[name]["effective_eps"] = [p["effective_eps"] for p in picks]
+            claims[name] = {f: claim_from_seeds(f, [
+                {"a": p["full"][f], "b": run["rows"]["SASRec (continued)"]["full"][f],
+                 "relative": p["paired_ttest_vs_continued_sasrec"][f]["relative"],
+                 "p_users": p["paired_ttest_vs_continued_sasrec"][f]["pvalue"]} for p, run in zip(picks, seeds)])
+                for f in figures}
+    out = {"seeds": [run["seed"] for run in seeds], "paper_table2_video": PAPER, "table": table,
+           "claims_vs_continued_sasrec": claims, "eps_choice": [run["validation"] for run in seeds],
+           "combined_from": [f"{prefix}_s{s}.json" for s in args.combine.split(",")]}
+    for name, row in table.items():
+        print(f"{name:20s} " + " ".join(f"{f} {row[f]['mean']:.4f} ± {row[f]['sd']:.4f}" for f in figures))
+    write_result(prefix, out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -73,7 +222,23 @@ def main():
     ap.add_argument("--skip", default="", help="comma list of parts to skip: mf,adv,modes")
     ap.add_argument("--tag", default="", help="suffix of the result file (results/sao_<tag>.json)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--validate", action="store_true", help="the validation protocol (see the docstring)")
+    ap.add_argument("--val-users", type=int, default=5000, help="--validate: validation on this many random users")
+    ap.add_argument("--patience", type=int, default=3, help="--validate: evaluations without improvement")
+    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.05, 0.1, 0.25],
+                    help="--validate: ASASRec eps candidates (relative to the median item-embedding norm)")
+    ap.add_argument("--eps-absolute", action="store_true", help="--validate: --eps-grid values are absolute eps")
+    ap.add_argument("--fix-eps", default="", help="--validate: e.g. paper=0.1,output=0.25 (chosen on another seed)")
+    ap.add_argument("--robustness", action="store_true", help="--validate: attack table")
+    ap.add_argument("--attack-users", type=int, default=0, help="--robustness: evaluate on this many random test "
+                    "users (0: all)")
+    ap.add_argument("--combine", default="", help="comma list of seeds of finished --validate runs to merge")
+    ap.add_argument("--attack-eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.25, 0.5, 1, 2])
     args = ap.parse_args()
+    if args.combine:
+        return combine_validated(args)
+    if args.validate:
+        return run_validated(args)
     if args.quick:
         args.bpr_epochs, args.amf_epochs, args.sas_epochs, args.adv_epochs, args.mode_epochs = 2, 1, 2, 1, 1
         args.eval_every = 1
