@@ -126,7 +126,11 @@ def run_one(dataset: str, model: str, seed: int, args) -> dict:
     elif model == "cdae":
         fitted = advrec.CDAE(factors=64, epochs=cap, **common).fit(train, **select)
     elif model == "neumf":
-        fitted = advrec.NeuMF(factors=8, epochs=cap, **common).fit(train, **select)
+        # Pre-training (GMF, then MLP, the paper's pretrain epochs) and one fused epoch without
+        # validation, then the fused model alone with validation: stopping on validation during
+        # pre-training would compare GMF against a half-trained MLP and stop there.
+        fitted = advrec.NeuMF(factors=8, epochs=1, **common).fit(train)
+        fitted.partial_fit(train, epochs=cap, **select)
     else:
         raise SystemExit(f"unknown model {model!r}; one of {', '.join(ORDER)}")
     if model != "pop":
