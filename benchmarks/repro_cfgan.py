@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cfgan-max-epochs", type=int, default=80)
+    ap.add_argument("--tag", default="", help="suffix of the JSON name (seeds run as separate processes)")
     args = ap.parse_args()
     clock = Clock()
     runs, tests = {"ItemPop": [], "MF-BPR": [], "CFGAN": []}, []
@@ -66,8 +67,9 @@ def main():
         # Written after every seed, so a cut-off run leaves the seeds it finished.
         summary = {name: {m: mean_sd([r[m] for r in rs]) for m in ("hr@10", "ndcg@10", "hr@20", "ndcg@20")}
                    for name, rs in runs.items()}
-        write_result(f"repro_cfgan_{args.dataset}", {"args": vars(args), "summary": summary, "runs": runs,
-                                                     "paired_tests": tests, "time": clock.report()})
+        out = f"repro_cfgan_{args.dataset}" + (f"_{args.tag}" if args.tag else "")
+        write_result(out, {"args": vars(args), "summary": summary, "runs": runs, "paired_tests": tests,
+                           "time": clock.report()})
     for name, row in summary.items():
         print(f"{name:8s} ndcg@10 {row['ndcg@10']['mean']:.4f} ± {row['ndcg@10']['sd']:.4f}  "
               f"hr@10 {row['hr@10']['mean']:.4f} ± {row['hr@10']['sd']:.4f}")
