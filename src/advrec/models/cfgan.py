@@ -51,6 +51,9 @@ class CFGAN(EpochTrained):
     * ``activation="tanh"``, SGD lr 0.002, ``g_steps=4``: sigmoid hidden units stayed at the
       popularity ranking (0.95 x); AdaGrad and larger steps oscillated between 0.3 x and 1.5 x.
 
+    On ml-latest-small (one seed, epochs on validation) these defaults are still at ItemPop level
+    and below MF-BPR (README, "CFGAN on real data"): tune alpha / s_zr / hidden on validation there.
+
     Ranking: items rank by ``W_out_i . h(u) + b_out_i`` (the sigmoid is monotone), with ``h(u)``
     the generator's last hidden layer for the full training vector - a dot product of
     ``[h(u), 1]`` and ``[W_out_i, b_out_i]``. The parameter attacks of :mod:`advrec.attacks` do
