@@ -13,26 +13,66 @@ O(|R| d + (|U| + |I|) d^2)-ish per iteration; the comparison is "one full traini
 library's ALS at matched factors / iterations / threads".
 
     python benchmarks/bench_eals.py [--iterations 15] [--repeats 2] [--threads 2]
+
+On a shared machine, time the two sides in separate short pieces (each under the quiet-run lock),
+then combine them:
+
+    /work/notes/quiet-run python benchmarks/bench_eals.py --only implicit_als --repeats 3
+    /work/notes/quiet-run python benchmarks/bench_eals.py --only advrec_eals --repeats 3
+    python benchmarks/bench_eals.py --combine
+
+Every run goes through ``_common.timed`` (wall and CPU time, load before/after, ``starved`` flag).
+The engine build is recorded (``machine.engine_variant``: a ``pip install`` on an AVX2 CPU loads
+the avx2 build; a development build is the portable baseline).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
+import json
 
 import numpy as np
 
 import advrec
-from _common import data_dir, median, peak_rss_mb, write_result
+from _common import RESULTS, RUN_LOG, data_dir, median, peak_rss_mb, timed, write_result
+
+NAME = "eals_vs_implicit_gowalla"
 
 
-def _run(fn):
-    load = os.getloadavg()
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    out = fn()
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
-            "loadavg_before": list(load), "loadavg_after": list(os.getloadavg())}, out
+def _run(fn, threads, label):
+    _, out = timed(fn, threads=threads, label=label)
+    e = RUN_LOG[-1]
+    return {"seconds": e["wall_s"], "cpu_seconds": e["cpu_s"], "loadavg_before": e["loadavg_before"],
+            "loadavg_after": e["loadavg_after"], "starved": e.get("starved")}, out
+
+
+def _table(runs, quality, iterations):
+    table = {}
+    for name, recs in runs.items():
+        t = median([x["seconds"] for x in recs])
+        table[name] = {"seconds_median": t, "seconds_per_iteration": t / iterations,
+                       "cpu_seconds_median": median([x["cpu_seconds"] for x in recs]), "runs": recs,
+                       **quality.get(name, {})}
+    if "implicit_als" in table:
+        base, base_cpu = table["implicit_als"]["seconds_median"], table["implicit_als"]["cpu_seconds_median"]
+        for name in table:
+            table[name]["speedup_vs_implicit"] = base / table[name]["seconds_median"]
+            table[name]["cpu_speedup_vs_implicit"] = base_cpu / table[name]["cpu_seconds_median"]
+    return table
+
+
+def _combine():
+    """Merges the --only pieces into eals_vs_implicit_gowalla.json (speed-ups from the medians)."""
+    parts = [json.loads((RESULTS / f"{NAME}_{w}.json").read_text()) for w in ("implicit_als", "advrec_eals")]
+    runs = {k: v["runs"] for p in parts for k, v in p["results"].items()}
+    quality = {k: {m: v[m] for m in v if "@" in m} for p in parts for k, v in p["results"].items()}
+    table = _table(runs, quality, parts[0]["settings"]["iterations"])
+    for name, row in table.items():
+        print(f"{name:14s} {row['seconds_median']:7.2f}s wall, {row['cpu_seconds_median']:.2f}s CPU  "
+              f"x{row['speedup_vs_implicit']:.2f} wall, x{row['cpu_speedup_vs_implicit']:.2f} CPU")
+    write_result(NAME, {"settings": parts[0]["settings"], "combined_from": [p["benchmark"] for p in parts],
+                        "machines": [p["machine"] for p in parts], "conditions": [p.get("conditions") for p in parts],
+                        "results": table})
 
 
 def _frozen(user_factors, item_factors, train):
@@ -61,7 +101,12 @@ def main():
     ap.add_argument("--alpha", type=float, default=0.4)
     ap.add_argument("--implicit-alpha", type=float, default=1.0)
     ap.add_argument("--implicit-cholesky", action="store_true")
+    ap.add_argument("--only", choices=("implicit_als", "advrec_eals"), help="time one side (a short piece)")
+    ap.add_argument("--combine", action="store_true", help="merge the two --only results")
     args = ap.parse_args()
+    if args.combine:
+        _combine()
+        return
 
     import implicit
     from implicit.cpu.als import AlternatingLeastSquares
@@ -82,31 +127,26 @@ def main():
         return advrec.EALS(factors=args.factors, reg=args.reg, c0=args.c0, alpha=args.alpha, epochs=args.iterations,
                            compute_loss=False, num_threads=args.threads, seed=seed, show_progress=False).fit(train)
 
-    runs = {"implicit_als": [], "advrec_eals": []}
+    sides = (("implicit_als", run_implicit), ("advrec_eals", run_advrec))
+    if args.only:
+        sides = tuple(x for x in sides if x[0] == args.only)
+    runs = {name: [] for name, _ in sides}
     quality = {}
     for r in range(args.repeats):
-        for name, fn in (("implicit_als", run_implicit), ("advrec_eals", run_advrec)):
-            rec, m = _run(lambda: fn(r))
+        for name, fn in sides:
+            rec, m = _run(lambda: fn(r), args.threads, name)
             runs[name].append(rec)
             if r == 0:
                 model = _frozen(m.user_factors, m.item_factors, train) if name == "implicit_als" else m
                 quality[name] = _quality(model, train, test)
             print(f"repeat {r} {name}: {rec['seconds']:.2f}s wall, {rec['cpu_seconds']:.2f}s CPU, "
-                  f"load {rec['loadavg_before'][0]:.1f}", flush=True)
+                  f"load {rec['loadavg_before']:.1f}", flush=True)
 
-    table = {}
-    for name, recs in runs.items():
-        t = median([x["seconds"] for x in recs])
-        table[name] = {"seconds_median": t, "seconds_per_iteration": t / args.iterations,
-                       "cpu_seconds_median": median([x["cpu_seconds"] for x in recs]), "runs": recs,
-                       **quality[name]}
-    base = table["implicit_als"]["seconds_median"]
-    for name in table:
-        table[name]["speedup_vs_implicit"] = base / table[name]["seconds_median"]
+    table = _table(runs, quality, args.iterations)
     for name, row in table.items():
         print(f"{name:14s} {row['seconds_median']:7.2f}s ({row['seconds_per_iteration']:.3f}s/it) "
-              f"x{row['speedup_vs_implicit']:.2f}  recall@20 {row['recall@20']:.4f}  ndcg@20 {row['ndcg@20']:.4f}")
-    write_result("eals_vs_implicit_gowalla", {
+              f"CPU {row['cpu_seconds_median']:.2f}s  recall@20 {row['recall@20']:.4f}  ndcg@20 {row['ndcg@20']:.4f}")
+    write_result(NAME + (f"_{args.only}" if args.only else ""), {
         "settings": vars(args) | {"implicit_version": implicit.__version__, "nnz": int(len(train)),
                                    "n_users": int(train.n_users), "n_items": int(train.n_items),
                                    "note": "implicit = iALS (uniform missing weights, CG or Cholesky per row); "

@@ -13,14 +13,15 @@ using namespace advrec;
 namespace {
 
 struct Fixture {
-  CFGANShape s{7, 3, 2, 2};
+  CFGANShape s;
   std::vector<double> G, D;
   const std::vector<std::int32_t> purchased = {1, 4};
   // outputs: purchased, then PM items 0 and 5, then item 6 (ZR only); ZR = {5, 6} at positions 3, 4
   const std::vector<std::int32_t> out = {1, 4, 0, 5, 6};
   const std::vector<Index> zr = {3, 4};
   CFGANUserSets sets() const { return CFGANUserSets{out.data(), 2, 4, 5, zr.data(), 2}; }
-  explicit Fixture(Activation) {
+  // layers = the hidden layers of both networks (1: the input layer alone, no hidden stack).
+  explicit Fixture(int layers = 2) : s{7, 3, layers, layers} {
     Rng r(8, 0);
     G.resize(static_cast<size_t>(s.g_size()));
     D.resize(static_cast<size_t>(s.d_size()));
@@ -40,13 +41,15 @@ double numeric(std::vector<double>& v, size_t k, const std::function<double()>& 
 }
 
 TEST(CFGAN, GeneratorGradientsMatchFiniteDifferencesWithZeroReconstructionAndPartialMasking) {
+  for (CFGANGeneratorLoss kind : {CFGANGeneratorLoss::Saturating, CFGANGeneratorLoss::NonSaturating})
+  for (int layers : {1, 2, 3})
   for (Activation act : {Activation::Sigmoid, Activation::Tanh, Activation::Identity}) {
-    Fixture f(act);
+    Fixture f(layers);
     const CFGANShape& s = f.s;
     const int H = s.hidden;
     const double alpha = 0.3;
     CFGANWork<double> w;
-    cfgan_generator_step(s, f.G.data(), f.D.data(), f.purchased.data(), f.sets(), alpha, act, w);
+    cfgan_generator_step(s, f.G.data(), f.D.data(), f.purchased.data(), f.sets(), alpha, act, w, kind);
     std::vector<double> grad(f.G.size(), 0.0);
     for (std::int32_t i : f.purchased)
       for (int k = 0; k < H; ++k) grad[s.g_in() + i * H + k] += w.g_pre[k];
@@ -59,15 +62,17 @@ TEST(CFGAN, GeneratorGradientsMatchFiniteDifferencesWithZeroReconstructionAndPar
     }
     auto loss = [&]() {
       CFGANWork<double> t;
-      return cfgan_generator_step(s, f.G.data(), f.D.data(), f.purchased.data(), f.sets(), alpha, act, t);
+      return cfgan_generator_step(s, f.G.data(), f.D.data(), f.purchased.data(), f.sets(), alpha, act, t, kind);
     };
-    for (size_t k = 0; k < f.G.size(); ++k) EXPECT_NEAR(numeric(f.G, k, loss), grad[k], 1e-7) << "G[" << k << "]";
+    for (size_t k = 0; k < f.G.size(); ++k)
+      EXPECT_NEAR(numeric(f.G, k, loss), grad[k], 1e-7) << "G[" << k << "] layers " << layers << " kind " << int(kind);
   }
 }
 
 TEST(CFGAN, DiscriminatorGradientsMatchFiniteDifferences) {
+  for (int layers : {1, 2, 3})
   for (Activation act : {Activation::Sigmoid, Activation::ReLU}) {
-    Fixture f(act);
+    Fixture f(layers);
     const CFGANShape& s = f.s;
     const int H = s.hidden;
     CFGANWork<double> w;
@@ -151,6 +156,60 @@ TEST(CFGAN, TrainingLiftsPurchasedOutputsAndIsDeterministicWithOneThread) {
     lifted += in / n_in > out / (ni - n_in);
   }
   EXPECT_GE(lifted, 0.8 * nu);  // an untrained generator: about half
+}
+
+// The step functions' compact gradients are checked above; this checks the path from them to the
+// parameters (train_cfgan's per-row optimiser steps). One user, s_pm = s_zr = 1 so the PM and ZR
+// sets are every non-purchased item (no sampling), SGD without L2: one pass moves every parameter
+// by -lr times the finite-difference gradient of the double-precision objective.
+TEST(CFGAN, OneSgdPassMovesEveryParameterAlongTheFiniteDifferenceGradient) {
+  for (int variant = 0; variant < 3; ++variant) {  // D; G saturating; G non-saturating
+    const CFGANPlayer player = variant == 0 ? CFGANPlayer::Discriminator : CFGANPlayer::Generator;
+    const CFGANGeneratorLoss kind = variant == 2 ? CFGANGeneratorLoss::NonSaturating : CFGANGeneratorLoss::Saturating;
+    for (int layers : {1, 2}) {
+      const int ni = 6, H = 3;
+      const std::vector<std::int32_t> bought = {1, 4};
+      Csr data = Csr::from_pairs(1, ni, {0, 0}, bought);
+      CFGANShape s{ni, H, layers, layers};
+      Rng r(5, 0);
+      std::vector<float> G(static_cast<size_t>(s.g_size())), D(static_cast<size_t>(s.d_size()));
+      for (auto& x : G) x = static_cast<float>(0.5 * r.normal());
+      for (auto& x : D) x = static_cast<float>(0.5 * r.normal());
+      std::vector<double> Gd(G.begin(), G.end()), Dd(D.begin(), D.end());
+      CFGANParams p{s, 1, G.data(), D.data(), nullptr, nullptr};
+      CFGANConfig c;
+      c.optimizer = Optimizer::SGD;
+      c.lr = 1e-3f;
+      c.alpha = 0.4f;
+      c.s_pm = 1.0f;
+      c.s_zr = 1.0f;
+      c.num_threads = 1;
+      c.g_loss = kind;
+      train_cfgan(p, data.view(), c, player);
+      // The sets in the engine's order do not matter for the objective: purchased, then all others
+      // (PM), all of which are also ZR.
+      const std::vector<std::int32_t> out = {1, 4, 0, 2, 3, 5};
+      const std::vector<Index> zr = {2, 3, 4, 5};
+      const CFGANUserSets sets{out.data(), 2, 6, 6, zr.data(), 4};
+      auto loss = [&]() {
+        CFGANWork<double> t;
+        return player == CFGANPlayer::Generator
+                   ? cfgan_generator_step(s, Gd.data(), Dd.data(), bought.data(), sets, double(c.alpha), c.activation, t,
+                                          kind)
+                   : cfgan_discriminator_step(s, Gd.data(), Dd.data(), bought.data(), sets, c.activation, t);
+      };
+      std::vector<double>& theta = player == CFGANPlayer::Generator ? Gd : Dd;
+      const std::vector<float>& moved = player == CFGANPlayer::Generator ? G : D;
+      const std::vector<float>& fixed = player == CFGANPlayer::Generator ? D : G;
+      const std::vector<double>& fixed_d = player == CFGANPlayer::Generator ? Dd : Gd;
+      for (size_t k = 0; k < theta.size(); ++k) {
+        const double expected = theta[k] - double(c.lr) * numeric(theta, k, loss);
+        EXPECT_NEAR(moved[k], expected, 2e-6) << (player == CFGANPlayer::Generator ? "G[" : "D[") << k
+                                               << "] layers " << layers;
+      }
+      for (size_t k = 0; k < fixed.size(); ++k) ASSERT_EQ(double(fixed[k]), fixed_d[k]) << "the other player moved";
+    }
+  }
 }
 
 TEST(CFGAN, ConfigAndShapeRejectBadValuesNamingTheArgument) {

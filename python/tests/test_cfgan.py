@@ -11,11 +11,12 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@pytest.mark.parametrize("g_layers", [1, 3])
-def test_scores_are_the_generator_output_pre_activations_computed_by_numpy(g_layers):
+@pytest.mark.parametrize("g_layers, activation", [(1, "sigmoid"), (3, "sigmoid"), (2, "tanh")])
+def test_scores_are_the_generator_output_pre_activations_computed_by_numpy(g_layers, activation):
     data = advrec.datasets.synthetic(n_users=40, n_items=30, seed=1)
-    model = advrec.CFGAN(hidden=5, g_layers=g_layers, d_layers=2, epochs=2, num_threads=1, seed=0,
-                         show_progress=False).fit(data)
+    model = advrec.CFGAN(hidden=5, g_layers=g_layers, d_layers=2, epochs=2, activation=activation, num_threads=1,
+                         seed=0, show_progress=False).fit(data)
+    act = _sigmoid if activation == "sigmoid" else np.tanh
     H, n = 5, data.n_items
     off = model._shape().offsets()
     G = model.generator.astype(np.float64)
@@ -28,9 +29,9 @@ def test_scores_are_the_generator_output_pre_activations_computed_by_numpy(g_lay
     users = np.array([0, 5, 39])
     hs = []
     for u in users:
-        h = _sigmoid(W_in[indices[indptr[u]:indptr[u + 1]]].sum(0) + b_in)
+        h = act(W_in[indices[indptr[u]:indptr[u + 1]]].sum(0) + b_in)
         for layer in range(g_layers - 1):
-            h = _sigmoid(h @ Wh[layer] + bh[layer])
+            h = act(h @ Wh[layer] + bh[layer])
         hs.append(h)
     hs = np.array(hs)
     np.testing.assert_allclose(model.encode(users), hs, rtol=1e-5, atol=1e-6)
@@ -67,6 +68,7 @@ def test_only_the_player_of_a_pass_moves():
     (dict(hidden=0), "hidden"), (dict(g_layers=0), "g_layers"), (dict(d_layers=0), "d_layers"),
     (dict(s_zr=1.5), "s_zr"), (dict(s_pm=-0.1), "s_pm"), (dict(alpha=-1.0), "alpha"), (dict(lr=0.0), "lr"),
     (dict(activation="softmax"), "activation"), (dict(optimizer="adam"), "optimizer"),
+    (dict(g_loss="wasserstein"), "g_loss"),
 ])
 def test_bad_hyper_parameters_are_rejected(kwargs, match):
     data = advrec.datasets.synthetic(n_users=20, n_items=10, seed=0)

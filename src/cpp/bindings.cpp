@@ -998,6 +998,9 @@ void bind_cfgan(py::module_& m) {
   py::enum_<CFGANPlayer>(m, "CFGANPlayer", py::module_local())
       .value("discriminator", CFGANPlayer::Discriminator)
       .value("generator", CFGANPlayer::Generator);
+  py::enum_<CFGANGeneratorLoss>(m, "CFGANGeneratorLoss", py::module_local())
+      .value("saturating", CFGANGeneratorLoss::Saturating)
+      .value("non_saturating", CFGANGeneratorLoss::NonSaturating);
   py::class_<CFGANShape>(m, "CFGANShape", py::module_local())
       .def(py::init([](std::int32_t n_items, std::int32_t hidden, std::int32_t g_layers, std::int32_t d_layers) {
              CFGANShape s{n_items, hidden, g_layers, d_layers};
@@ -1029,6 +1032,7 @@ void bind_cfgan(py::module_& m) {
       .def_readwrite("alpha", &CFGANConfig::alpha)
       .def_readwrite("s_zr", &CFGANConfig::s_zr)
       .def_readwrite("s_pm", &CFGANConfig::s_pm)
+      .def_readwrite("g_loss", &CFGANConfig::g_loss)
       .def_readwrite("activation", &CFGANConfig::activation)
       .def_readwrite("optimizer", &CFGANConfig::optimizer)
       .def_readwrite("num_threads", &CFGANConfig::num_threads)

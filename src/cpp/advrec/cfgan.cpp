@@ -48,7 +48,7 @@ class CFGANStep {
                        static_cast<Index>(zr_.size())};
     w_.correct = 0;
     if (player == CFGANPlayer::Generator) {
-      tot.loss += cfgan_generator_step(s, p_.g, p_.d, bought, sets, c_.alpha, c_.activation, w_);
+      tot.loss += cfgan_generator_step(s, p_.g, p_.d, bought, sets, c_.alpha, c_.activation, w_, c_.g_loss);
       tot.entries += 1;
       apply_generator(bought, sets);
     } else {
@@ -161,6 +161,8 @@ void CFGANConfig::validate() const {
   require(std::isfinite(s_zr) && s_zr >= 0.0f && s_zr <= 1.0f, "s_zr must be in [0, 1], got " + std::to_string(s_zr));
   require(std::isfinite(s_pm) && s_pm >= 0.0f && s_pm <= 1.0f, "s_pm must be in [0, 1], got " + std::to_string(s_pm));
   require(valid_activation(activation), "activation must be one of identity, sigmoid, tanh, relu");
+  require(g_loss == CFGANGeneratorLoss::Saturating || g_loss == CFGANGeneratorLoss::NonSaturating,
+          "g_loss must be 'saturating' or 'non_saturating'");
   require(optimizer == Optimizer::SGD || optimizer == Optimizer::Adagrad, "optimizer must be 'sgd' or 'adagrad'");
   require(num_threads >= 0, "num_threads must be >= 0, got " + std::to_string(num_threads));
 }

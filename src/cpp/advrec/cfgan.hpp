@@ -65,12 +65,19 @@ struct CFGANShape {
 
 enum class CFGANPlayer : int { Discriminator = 0, Generator = 1 };
 
+// The generator's adversarial term. Saturating: ln(1 - D(x^)), the paper's eq. 7 (the minimax
+// objective); its gradient in D's logit t is -sigmoid(t), which vanishes exactly when D rejects the
+// fake vectors confidently. NonSaturating: -ln D(x^), the same fixed point with gradient
+// -(1 - sigmoid(t)), large when D wins (Goodfellow et al. 2014, section 3).
+enum class CFGANGeneratorLoss : int { Saturating = 0, NonSaturating = 1 };
+
 struct CFGANConfig {
   float lr = 0.01f;
   float reg = 0.0f;      // L2 on the rows a step touches
   float alpha = 0.1f;    // weight of the zero-reconstruction term
   float s_zr = 0.1f;     // fraction of non-purchased items sampled for ZR, in [0, 1]
   float s_pm = 0.1f;     // fraction sampled for partial masking, in [0, 1]
+  CFGANGeneratorLoss g_loss = CFGANGeneratorLoss::Saturating;
   Activation activation = Activation::Sigmoid;
   Optimizer optimizer = Optimizer::Adagrad;
   int num_threads = 0;
@@ -185,18 +192,23 @@ void discriminator_backward(const CFGANShape& s, const T* D, Activation act, con
 
 }  // namespace cfgan_detail
 
-// The generator's step for one user: returns ln(1 - D(x^)) + alpha sum_ZR r^^2 and fills the
-// generator's gradients in w (D is held fixed).
+// The generator's step for one user: returns ln(1 - D(x^)) (Saturating) or -ln D(x^)
+// (NonSaturating), plus alpha sum_ZR r^^2, and fills the generator's gradients in w (D is held
+// fixed).
 template <class T>
 T cfgan_generator_step(const CFGANShape& s, const T* G, const T* D, const std::int32_t* purchased,
-                       const CFGANUserSets& u, T alpha, Activation act, CFGANWork<T>& w) {
+                       const CFGANUserSets& u, T alpha, Activation act, CFGANWork<T>& w,
+                       CFGANGeneratorLoss kind = CFGANGeneratorLoss::Saturating) {
   using namespace cfgan_detail;
   const int H = s.hidden;
   generator_forward(s, G, purchased, u.n_purchased, u.out, u.n_out, act, w.hg, w.r);
   const T t = discriminator_forward(s, D, u.out, w.r.data(), u.n_mask, purchased, u.n_purchased, act, w.hd);
-  T loss = -layers::softplus(t);  // ln(1 - sigmoid(t))
+  const bool saturating = kind == CFGANGeneratorLoss::Saturating;
+  // ln(1 - sigmoid(t)) = -softplus(t);  -ln sigmoid(t) = softplus(-t).
+  T loss = saturating ? -layers::softplus(t) : layers::softplus(-t);
+  const T dt = saturating ? -layers::sigmoid(t) : layers::sigmoid(t) - T(1);
   w.correct += t < T(0);
-  discriminator_backward(s, D, act, w.hd, -layers::sigmoid(t), w.d_pre_fake, w.d_hw, w.d_hb, w.d_wout, w.scratch);
+  discriminator_backward(s, D, act, w.hd, dt, w.d_pre_fake, w.d_hw, w.d_hb, w.d_wout, w.scratch);
   // d loss / d r^_e, then through the output sigmoid: g_outb[e] = d loss / d (output pre-activation).
   w.g_outb.assign(static_cast<size_t>(u.n_out), T(0));
   for (Index e = 0; e < u.n_mask; ++e) {
