@@ -86,6 +86,20 @@ def test_fit_runs_the_papers_phases_in_order(small):
     assert all(np.isfinite(h["loss"]) for h in small.history_)
 
 
+def test_model_selection_starts_with_the_fused_phase(split):
+    """With eval_set and a short patience, pre-training (GMF, MLP) is neither validated nor able to
+    stop the fit: the model is always fused and restored to its best *fused* epoch."""
+    train, valid = split
+    m = advrec.NeuMF(factors=4, pretrain_epochs=3, epochs=3, lr=0.01, num_threads=1, seed=1,
+                     show_progress=False).fit(train, eval_set=valid, patience=1)
+    phases = [h["phase"] for h in m.history_]
+    assert phases[:6] == ["gmf"] * 3 + ["mlp"] * 3 and "neumf" in phases
+    assert m._fused
+    assert not any("val_ndcg@10" in h for h in m.history_ if h["phase"] != "neumf")
+    assert all("val_ndcg@10" in h for h in m.history_ if h["phase"] == "neumf")
+    assert m.history_[m.best_epoch_ - 1]["phase"] == "neumf"
+
+
 def test_pretraining_then_fusion_weighs_the_halves(split):
     # With a vanishing fused learning rate, the fused model scores alpha * GMF + (1 - alpha) * MLP.
     train, _ = split

@@ -432,10 +432,14 @@ class EpochLoop:
         self._best_state = None
         self._since_best = 0
 
-    def run(self, n_epochs: int, run_epoch: Callable[[int], Dict[str, Any]], phase: str) -> bool:
-        """Runs ``n_epochs``; returns False if training stopped early (callback, patience, Ctrl-C)."""
+    def run(self, n_epochs: int, run_epoch: Callable[[int], Dict[str, Any]], phase: str, select: bool = True) -> bool:
+        """Runs ``n_epochs``; returns False if training stopped early (callback, patience, Ctrl-C).
+        ``select=False``: a phase that trains parts the model is later built from (NeuMF's
+        pre-training of GMF and MLP); it is not validated, so it can neither stop the fit early
+        nor become the epoch that ``restore_best`` returns to."""
         from tqdm.auto import tqdm
 
+        self._selecting = select
         model = self.model
         model.interrupted_ = False
         from .._progress import enabled
@@ -485,7 +489,7 @@ class EpochLoop:
         figures = dict(run_epoch(epoch))
         model._epochs_done += 1
         figures = {"epoch": epoch + 1, "phase": phase, "seconds": time.perf_counter() - start, **figures}
-        if self.eval_every and (epoch + 1) % self.eval_every == 0:
+        if self.eval_every and getattr(self, "_selecting", True) and (epoch + 1) % self.eval_every == 0:
             figures.update(self._validate())
             self._track_best(figures)
         self._check_collapse(figures)
@@ -649,6 +653,9 @@ class EpochTrained(Recommender):
     _optimizer_arrays: Tuple[str, ...] = ()
     #: saved arrays that are inputs (features, sequences), not trained state
     _input_array_names: Tuple[str, ...] = ()
+    #: phases that pre-train parts the final model is built from: no model selection runs in them
+    #: (see :meth:`EpochLoop.run`)
+    _pretraining_phases: Tuple[str, ...] = ()
 
     def _set_params(self, params: Dict[str, Any]) -> None:
         super()._set_params(params)
@@ -859,7 +866,8 @@ class EpochTrained(Recommender):
                 cfg.batch_size = min(int(cfg.batch_size), max(2, len(train)))
             if count:
                 self._start_phase(phase, cfg)
-            if count and not loop.run(count, self._epoch_fn(train, cfg), phase):
+            if count and not loop.run(count, self._epoch_fn(train, cfg), phase,
+                                      select=phase not in self._pretraining_phases):
                 break
         loop.finish()
         return self

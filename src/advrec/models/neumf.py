@@ -188,6 +188,10 @@ class NeuMF(EpochTrained):
         cfg.seed = int(self.seed)
         return cfg
 
+    # Validating GMF or MLP alone would score a model that is not yet NeuMF: selection (eval_set,
+    # patience, restore_best) starts with the fused phase.
+    _pretraining_phases = ("gmf", "mlp")
+
     def _phases(self, epochs: int, fresh: bool):
         phases = []
         if fresh and self.pretrain_epochs:
