@@ -40,6 +40,8 @@ static_assert(kPanel % kLanes == 0, "panel width must be a multiple of the regis
 constexpr int kBlockUsers = 8 * kUsers;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Exact ranks (AUC): up to this many test items, count candidates per test score directly.
+constexpr std::size_t kDirectCounts = 24;
 
 // The one definition of a score. Same order of operations as each lane of score_panel.
 inline float dot_sequential(const float* u, const float* v, int dim) {
@@ -323,7 +325,9 @@ struct UserEval {
   std::vector<float> test_scores;  // ascending
   // Capped path: the max_k highest candidate (non-train, non-test) scores, as a min-heap.
   std::vector<float> best;
-  // Exact path: histogram over "number of test scores <= candidate score".
+  // Exact path: with at most kDirectCounts test items, at_or_above[i] counts the candidates
+  // scored >= the i-th test score; with more, it is a histogram over "number of test scores <=
+  // candidate score" (m + 1 bins).
   std::vector<Index> at_or_above;
   // Packed positions of the training and test items, ascending, and how far masking has got.
   std::vector<std::int32_t> train_positions, test_positions;
@@ -573,10 +577,16 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
             if (exact) {
               const float* ts = s.test_scores.data();
               const std::size_t m = s.test_scores.size();
-              if (m == 1) {
-                Index n = 0;
-                for (std::int32_t c = 0; c < size; ++c) n += row[c] >= lowest_test;
-                s.at_or_above[1] += n;
+              if (m <= kDirectCounts) {
+                // Candidates at or above each test score, counted directly: m vectorised passes
+                // over the row, where a binary search per candidate would branch unpredictably.
+                // Same numbers as the histogram: upper_bound(v) > i exactly when v >= ts[i].
+                for (std::size_t i = 0; i < m; ++i) {
+                  const float t = ts[i];
+                  Index n = 0;
+                  for (std::int32_t c = 0; c < size; ++c) n += row[c] >= t;
+                  s.at_or_above[i] += n;
+                }
               } else {
                 for (std::int32_t c = 0; c < size; ++c) {
                   if (row[c] < lowest_test) continue;
@@ -613,11 +623,12 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
             ranks.assign(m, 0);
             lower.assign(m, 0);
             if (exact) {
-              // Candidates at or above the i-th lowest test score: histogram bins q > i. Pruned
-              // candidates scored below the lowest test score: they are in no bin.
+              // Candidates at or above the i-th lowest test score: counted directly (few test
+              // items) or histogram bins q > i. Pruned candidates scored below the lowest test
+              // score: they are counted nowhere.
               Index above = 0;
               for (std::size_t i = m; i-- > 0;) {
-                above += s.at_or_above[i + 1];
+                above = m <= kDirectCounts ? s.at_or_above[i] : above + s.at_or_above[i + 1];
                 ranks[i] = above + test_items_ahead(s.test_scores, i);
                 lower[i] = n_negatives - above;
               }
