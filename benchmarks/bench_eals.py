@@ -14,11 +14,11 @@ library's ALS at matched factors / iterations / threads".
 
     python benchmarks/bench_eals.py [--iterations 15] [--repeats 2] [--threads 2]
 
-On a shared machine, time the two sides in separate short pieces (each under the quiet-run lock),
-then combine them:
+On a shared machine, time the two sides in separate short pieces (each while the machine's other
+jobs are paused), then combine them:
 
-    /work/notes/quiet-run python benchmarks/bench_eals.py --only implicit_als --repeats 3
-    /work/notes/quiet-run python benchmarks/bench_eals.py --only advrec_eals --repeats 3
+    python benchmarks/bench_eals.py --only implicit_als --repeats 3
+    python benchmarks/bench_eals.py --only advrec_eals --repeats 3
     python benchmarks/bench_eals.py --combine
 
 Every run goes through ``_common.timed`` (wall and CPU time, load before/after, ``starved`` flag).

@@ -309,3 +309,123 @@ TEST(Evaluation, TestItemInTrainThrows) {
                              spec, out.data(), 1),
                InvalidArgument);
 }
+
+// ---- shapes and pruning of the blocked pass --------------------------------------------------
+// The pass packs items in descending norm order into panels of 128, scores blocks of users in
+// register tiles of 6 (8 with AVX-512) and stops a user once a panel's Cauchy-Schwarz bound falls
+// below what could still change its result. These cases hit partial panels and tiles, k beyond a
+// panel, a single user, more threads than blocks, and item norms spread over orders of magnitude
+// (so that most panels are pruned); every result must equal the brute-force reference.
+namespace {
+
+struct Shape {
+  std::int32_t users, items, dim;
+  std::vector<std::int32_t> ks;
+  int threads;
+  double norm_spread;  // item rows scaled by exp(norm_spread * N(0, 1))
+};
+
+Problem make_spread_problem(const Shape& s, std::uint64_t seed) {
+  Problem p = make_problem(s.users, s.items, s.dim, 3, seed, false);
+  Rng rng(seed, 1);
+  for (std::int32_t i = 0; i < p.n_items; ++i) {
+    const float scale = static_cast<float>(std::exp(s.norm_spread * rng.normal()));
+    for (int d = 0; d < p.dim; ++d) p.V[i * p.dim + d] *= scale;
+  }
+  return p;
+}
+
+}  // namespace
+
+class BlockedPass : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(BlockedPass, FullEvaluationMatchesBruteForceWithAndWithoutAuc) {
+  const Shape& shape = GetParam();
+  const Problem p = make_spread_problem(shape, 1234 + shape.items);
+  for (bool auc : {false, true}) {
+    MetricSpec spec = all_metrics(auc);
+    spec.ks = shape.ks;
+    std::vector<std::int32_t> users(p.n_users);
+    std::iota(users.begin(), users.end(), 0);
+    std::vector<double> out(static_cast<std::size_t>(p.n_users) * spec.columns());
+    evaluate_full(FactorView{p.U.data(), p.n_users, p.dim}, FactorView{p.V.data(), p.n_items, p.dim}, p.train.view(),
+                  p.test.view(), users.data(), spec, out.data(), shape.threads);
+    for (std::int32_t u = 0; u < p.n_users; ++u) {
+      const auto ref = reference_metrics(p, u, spec);
+      for (int c = 0; c < spec.columns(); ++c) {
+        EXPECT_NEAR(out[u * spec.columns() + c], ref[c], 1e-12) << "auc " << auc << " user " << u << " column " << c;
+      }
+    }
+  }
+}
+
+TEST_P(BlockedPass, TopKMatchesSortAndDoesNotDependOnThreads) {
+  const Shape& shape = GetParam();
+  const Problem p = make_spread_problem(shape, 77 + shape.items);
+  const std::int32_t k = *std::max_element(shape.ks.begin(), shape.ks.end());
+  std::vector<std::int32_t> rows(p.n_users), ids(static_cast<std::size_t>(p.n_users) * k), ids1(ids.size());
+  std::vector<float> scores(ids.size()), scores1(ids.size());
+  std::iota(rows.begin(), rows.end(), 0);
+  const CsrView ex = p.train.view();
+  const FactorView U{p.U.data(), p.n_users, p.dim}, V{p.V.data(), p.n_items, p.dim};
+  top_k(U, V, k, &ex, rows.data(), ids.data(), scores.data(), shape.threads);
+  top_k(U, V, k, &ex, rows.data(), ids1.data(), scores1.data(), 1);
+  EXPECT_EQ(ids, ids1);
+  EXPECT_EQ(scores, scores1);
+  for (std::int32_t u = 0; u < p.n_users; ++u) {
+    std::vector<std::pair<float, std::int32_t>> all;
+    for (std::int32_t i = 0; i < p.n_items; ++i)
+      if (!ex.contains(u, i)) all.emplace_back(-score(p, u, i), i);
+    std::sort(all.begin(), all.end());
+    for (std::int32_t r = 0; r < k; ++r) {
+      const bool real = r < static_cast<std::int32_t>(all.size());
+      EXPECT_EQ(ids[u * k + r], real ? all[r].second : -1) << "user " << u << " position " << r;
+      if (real) EXPECT_EQ(scores[u * k + r], -all[r].first);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BlockedPass,
+    ::testing::Values(Shape{1, 129, 7, {5}, 2, 1.0},           // one user; one item past a panel
+                      Shape{3, 127, 3, {10}, 8, 0.0},          // more threads than users; less than a panel
+                      Shape{13, 700, 64, {1, 20}, 2, 2.0},     // dim 64: the rounding margin of the bound
+                      Shape{50, 1000, 16, {300}, 3, 1.5},      // k beyond two panels; 2 blocks, partial tile
+                      Shape{100, 2049, 8, {1, 10, 50}, 2, 3.0}  // norms over orders of magnitude: most panels pruned
+                      ));
+
+// Parallel item vectors make Cauchy-Schwarz tight: an item's score equals its bound up to
+// rounding. Copies of one vector tie with each other and with the test item across panel
+// boundaries; pessimistic ties must count every copy, so no panel of copies may be pruned.
+TEST(BlockedPass, TiesAtTheCauchySchwarzBoundAreNotPruned) {
+  const int dim = 64;
+  const std::int32_t copies = 300, n_items = copies + 2;
+  std::vector<float> U(dim), V(static_cast<std::size_t>(n_items) * dim);
+  for (int d = 0; d < dim; ++d) U[d] = 0.1f + 0.01f * static_cast<float>(d);
+  // Items 0 .. copies-1 and the test item (id copies) are 3u; item copies + 1 is 5u (ranks first).
+  for (std::int32_t i = 0; i < n_items; ++i)
+    for (int d = 0; d < dim; ++d) V[i * dim + d] = (i == copies + 1 ? 5.0f : 3.0f) * U[d];
+  Csr train = Csr::from_pairs(1, n_items, {}, {});
+  Csr test = Csr::from_pairs(1, n_items, {0}, {copies});
+  const std::int32_t user = 0;
+  MetricSpec spec;
+  spec.ks = {400};
+  spec.hr = false;
+  spec.ndcg = false;
+  spec.mrr = true;  // 1 / (rank + 1): the exact rank
+  spec.auc = true;
+  std::vector<double> out(static_cast<std::size_t>(spec.columns()));
+  for (int threads : {1, 2}) {
+    evaluate_full(FactorView{U.data(), 1, dim}, FactorView{V.data(), n_items, dim}, train.view(), test.view(), &user,
+                  spec, out.data(), threads);
+    EXPECT_DOUBLE_EQ(out[0], 1.0 / (copies + 2));  // the 5u item and every tied copy rank ahead
+    EXPECT_DOUBLE_EQ(out[1], 0.0);                 // no negative scores strictly lower
+  }
+  std::vector<std::int32_t> ids(400);
+  std::vector<float> scores(400);
+  top_k(FactorView{U.data(), 1, dim}, FactorView{V.data(), n_items, dim}, 400, nullptr, nullptr, ids.data(),
+        scores.data(), 2);
+  EXPECT_EQ(ids[0], copies + 1);
+  for (std::int32_t r = 1; r <= copies + 1; ++r) EXPECT_EQ(ids[r], r - 1) << "ties in id order";
+  EXPECT_EQ(ids[copies + 2], -1);
+}

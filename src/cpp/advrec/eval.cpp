@@ -16,24 +16,32 @@
 namespace advrec {
 namespace {
 
-// Items per panel: a panel of packed factors (dim × kPanel floats) stays in L2 while a tile of
-// users is scored against it, and a tile's scores (kUsers × kPanel) stay in L1.
-constexpr int kPanel = 256;
-// Item columns per register block: two vector registers per user row, so kUsers × 2 accumulators
-// plus operands fit the register file (16 vector registers below AVX-512, 32 with it).
+// Items per panel: the unit of the scoring loop and of pruning. A panel of packed factors
+// (dim × kPanel floats, 32 KB at dim 64) stays in L2 while every tile of a user block is scored
+// against it, and a tile's scores (kUsers × kPanel) stay in L1.
+constexpr int kPanel = 128;
+// Register block: kUsers user rows × kLanes item columns (two vector registers per user row).
+// Without AVX-512 there are 16 vector registers: 6 × 2 accumulators + 2 item vectors + 1
+// broadcast + 1 product = 16 (no FMA: the file is compiled without contraction, so every product
+// needs its own register before the add). 4 × 2 left the loads, not the arithmetic, as the limit.
 #if defined(__AVX512F__)
 constexpr int kUsers = 8;
 constexpr int kLanes = 32;
 #elif defined(__AVX__)
-constexpr int kUsers = 4;
+constexpr int kUsers = 6;
 constexpr int kLanes = 16;
 #else
-constexpr int kUsers = 4;
+constexpr int kUsers = 6;
 constexpr int kLanes = 8;
 #endif
 static_assert(kPanel % kLanes == 0, "panel width must be a multiple of the register block");
+// Users scored together against each panel (a multiple of kUsers): the panel is read from memory
+// once per block instead of once per tile, so two threads do not compete for L3 bandwidth.
+constexpr int kBlockUsers = 8 * kUsers;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Exact ranks (AUC): up to this many test items, count candidates per test score directly.
+constexpr std::size_t kDirectCounts = 24;
 
 // The one definition of a score. Same order of operations as each lane of score_panel.
 inline float dot_sequential(const float* u, const float* v, int dim) {
@@ -42,13 +50,36 @@ inline float dot_sequential(const float* u, const float* v, int dim) {
   return acc;
 }
 
-// V transposed into panels: panel p holds items [p*kPanel, (p+1)*kPanel) as dim rows of kPanel
-// floats (zero-padded past the last item).
+inline double norm2(const float* x, int dim) {
+  double acc = 0.0;
+  for (int d = 0; d < dim; ++d) acc += static_cast<double>(x[d]) * static_cast<double>(x[d]);
+  return std::sqrt(acc);
+}
+
+// An upper bound of every score dot_sequential(u, v) can return, from the norms (computed in
+// double): Cauchy-Schwarz bounds the exact sum by ‖u‖‖v‖, and the float sum of dim rounded
+// products exceeds the exact one by at most γ_dim·Σ|u_d v_d| ≤ γ_dim·‖u‖‖v‖ (γ_n ≈ n·2⁻²⁴, taken
+// twice for the rounding of the norms themselves), plus dim·2⁻¹⁴⁹ for products that underflow.
+// NaN or infinite norms give a bound that prunes nothing (comparisons with NaN are false).
+struct ScoreBound {
+  double scale = 1.0, floor = 0.0;
+  explicit ScoreBound(int dim) : scale(1.0 + 2.0 * dim * 0x1p-24), floor(dim * 0x1p-149) {}
+  double operator()(double norm_u, double norm_v) const { return scale * norm_u * norm_v + floor; }
+};
+
+// V packed for the scoring loop, items in descending order of norm (ties: lower id first), so
+// that a user can stop as soon as the panel's largest possible score falls below what could still
+// change its result (pruning; exact, see ScoreBound). Panel p holds the items at positions
+// [p*kPanel, (p+1)*kPanel) as kPanel / kLanes strips, each dim rows of kLanes floats, so that the
+// register block reads one contiguous stream (zero-padded past the last item).
 struct PackedItems {
   std::int32_t n_items = 0;
   int dim = 0;
   std::int32_t n_panels = 0;
   std::vector<float> data;
+  std::vector<std::int32_t> ids;       // ids[position]: the item packed at that position
+  std::vector<std::int32_t> position;  // position[id]
+  std::vector<double> panel_norm;      // the largest item norm in panel p (its first item's)
 
   const float* panel(std::int32_t p) const { return data.data() + static_cast<Index>(p) * dim * kPanel; }
   std::int32_t panel_begin(std::int32_t p) const { return p * kPanel; }
@@ -60,14 +91,37 @@ PackedItems pack_items(const FactorView& V, int num_threads) {
   packed.n_items = V.rows;
   packed.dim = V.dim;
   packed.n_panels = (V.rows + kPanel - 1) / kPanel;
+  std::vector<double> norms(static_cast<std::size_t>(V.rows));
+#pragma omp parallel for schedule(static) num_threads(num_threads)
+  for (std::int32_t i = 0; i < V.rows; ++i) norms[i] = norm2(V.row(i), V.dim);
+  // Sort keys: descending norm (key -norm), then ascending id; a NaN norm (key +inf, above every
+  // other key) sorts last. A strict order, so the packing does not depend on the thread count.
+  std::vector<std::pair<double, std::int32_t>> keys(static_cast<std::size_t>(V.rows));
+  for (std::int32_t i = 0; i < V.rows; ++i) keys[i] = {std::isnan(norms[i]) ? std::numeric_limits<double>::infinity() : -norms[i], i};
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second < b.second);
+  });
+  packed.ids.resize(static_cast<std::size_t>(V.rows));
+  packed.position.resize(static_cast<std::size_t>(V.rows));
+  for (std::int32_t pos = 0; pos < V.rows; ++pos) {
+    packed.ids[pos] = keys[pos].second;
+    packed.position[keys[pos].second] = pos;
+  }
+  packed.panel_norm.resize(static_cast<std::size_t>(packed.n_panels));
+  // With a NaN norm anywhere, no bound is trusted (NaN panel bounds never prune).
+  const bool any_nan = V.rows > 0 && std::isnan(norms[packed.ids[V.rows - 1]]);
+  for (std::int32_t p = 0; p < packed.n_panels; ++p) {
+    packed.panel_norm[p] = any_nan ? std::numeric_limits<double>::quiet_NaN() : norms[packed.ids[p * kPanel]];
+  }
   packed.data.assign(static_cast<std::size_t>(packed.n_panels) * V.dim * kPanel, 0.0f);
 #pragma omp parallel for schedule(static) num_threads(num_threads)
   for (std::int32_t p = 0; p < packed.n_panels; ++p) {
     float* dst = packed.data.data() + static_cast<Index>(p) * V.dim * kPanel;
     const std::int32_t begin = p * kPanel, size = std::min(kPanel, V.rows - begin);
     for (std::int32_t c = 0; c < size; ++c) {
-      const float* src = V.row(begin + c);
-      for (int d = 0; d < V.dim; ++d) dst[static_cast<Index>(d) * kPanel + c] = src[d];
+      const float* src = V.row(packed.ids[begin + c]);
+      float* strip = dst + static_cast<Index>(c / kLanes) * V.dim * kLanes + c % kLanes;
+      for (int d = 0; d < V.dim; ++d) strip[static_cast<Index>(d) * kLanes] = src[d];
     }
   }
   return packed;
@@ -77,11 +131,12 @@ PackedItems pack_items(const FactorView& V, int num_threads) {
 // pad missing rows with a zero vector).
 void score_panel(const float* const* user_rows, const float* panel, int dim, float* out) {
   for (int c0 = 0; c0 < kPanel; c0 += kLanes) {
+    const float* strip = panel + static_cast<Index>(c0) * dim;
     float acc[kUsers][kLanes];
     for (int r = 0; r < kUsers; ++r)
       for (int c = 0; c < kLanes; ++c) acc[r][c] = 0.0f;
     for (int d = 0; d < dim; ++d) {
-      const float* v = panel + static_cast<Index>(d) * kPanel + c0;
+      const float* v = strip + static_cast<Index>(d) * kLanes;
       for (int r = 0; r < kUsers; ++r) {
         const float ud = user_rows[r][d];
 #pragma omp simd
@@ -103,9 +158,9 @@ inline bool any_at_least(const float* row, std::int32_t size, float threshold) {
   return hits != 0;
 }
 
-// Sets the scores of the sorted ids in [*cursor, end) that fall into [begin, begin + size) to -inf
-// and advances the cursor past them. Rows are sorted and panels visited in order, so each row is
-// walked once per user.
+// Sets the scores of the sorted positions in [*cursor, end) that fall into [begin, begin + size)
+// to -inf and advances the cursor past them. Positions are sorted and panels visited in order, so
+// each list is walked once per user.
 inline void mask_sorted(const std::int32_t*& cursor, const std::int32_t* end, std::int32_t begin, std::int32_t size,
                         float* row) {
   while (cursor != end && *cursor < begin + size) {
@@ -114,17 +169,70 @@ inline void mask_sorted(const std::int32_t*& cursor, const std::int32_t* end, st
   }
 }
 
-// Users processed together: kUsers rows of U, padded with a zero row.
-struct UserTile {
-  const float* rows[kUsers];
-  int count = 0;
+// The packed positions of a user's items (a CSR row), ascending: what mask_sorted walks.
+void sorted_positions(const std::int32_t* ids, Index n, const PackedItems& items, std::vector<std::int32_t>& out) {
+  out.resize(static_cast<std::size_t>(n));
+  for (Index j = 0; j < n; ++j) out[j] = items.position[ids[j]];
+  std::sort(out.begin(), out.end());
+}
+
+// Users of one block: rows [first, first + count) of U, with their norms (for pruning).
+struct UserBlock {
+  std::int32_t first = 0, count = 0;
+  std::vector<double> norms;
 };
 
-UserTile make_tile(const FactorView& U, std::int32_t first, const std::vector<float>& zeros) {
-  UserTile tile;
-  tile.count = std::min<std::int32_t>(kUsers, U.rows - first);
-  for (int r = 0; r < kUsers; ++r) tile.rows[r] = r < tile.count ? U.row(first + r) : zeros.data();
-  return tile;
+// The scoring pass of one block of users: panels in order (descending item norm), and for each
+// panel every tile of kUsers users whose scores can still matter. `threshold(r)` is the lowest
+// score that could still change user r's result (r: index in the block); once a panel's bound
+// falls below it, that user is done (bounds only fall and thresholds only rise along the pass, so
+// a done user stays done), and the pass ends when every user is. `consume(r, row, begin, size)`
+// receives the scores of packed positions [begin, begin + size) for user r; the row is writable
+// (masking) and only valid during the call.
+template <class Threshold, class Consume>
+void scan_block(const FactorView& U, const UserBlock& block, const PackedItems& items, const float* zeros,
+                float* scores, Threshold&& threshold, Consume&& consume) {
+  const ScoreBound bound(U.dim);
+  const std::int32_t n_tiles = (block.count + kUsers - 1) / kUsers;
+  for (std::int32_t p = 0; p < items.n_panels; ++p) {
+    const std::int32_t begin = items.panel_begin(p), size = items.panel_size(p);
+    bool any = false;
+    for (std::int32_t t = 0; t < n_tiles; ++t) {
+      const std::int32_t first = t * kUsers;
+      const int count = static_cast<int>(std::min<std::int32_t>(kUsers, block.count - first));
+      bool needed[kUsers];
+      bool tile_needed = false;
+      for (int r = 0; r < count; ++r) {
+        // "Not below" rather than ">=": a NaN bound never prunes.
+        needed[r] = !(bound(block.norms[first + r], items.panel_norm[p]) < static_cast<double>(threshold(first + r)));
+        tile_needed |= needed[r];
+      }
+      if (!tile_needed) continue;
+      any = true;
+      const float* rows[kUsers];
+      for (int r = 0; r < kUsers; ++r) rows[r] = r < count ? U.row(block.first + first + r) : zeros;
+      score_panel(rows, items.panel(p), U.dim, scores);
+      for (int r = 0; r < count; ++r) {
+        if (needed[r]) consume(first + r, scores + r * kPanel, begin, size);
+      }
+    }
+    if (!any) break;
+  }
+}
+
+// Users per block for `rows` users on `threads` threads: kBlockUsers, or fewer so that every
+// thread gets a block (a multiple of kUsers, so that only the last tile is partial).
+std::int32_t block_users(std::int32_t rows, int threads) {
+  const std::int32_t per_thread = (rows + threads - 1) / std::max(threads, 1);
+  const std::int32_t rounded = (per_thread + kUsers - 1) / kUsers * kUsers;
+  return std::max<std::int32_t>(kUsers, std::min<std::int32_t>(kBlockUsers, rounded));
+}
+
+void fill_block(const FactorView& U, std::int32_t first, std::int32_t block_size, UserBlock& block) {
+  block.first = first;
+  block.count = std::min(block_size, U.rows - first);
+  block.norms.resize(static_cast<std::size_t>(block.count));
+  for (std::int32_t r = 0; r < block.count; ++r) block.norms[r] = norm2(U.row(first + r), U.dim);
 }
 
 void check_factors(const FactorView& U, const FactorView& V) {
@@ -161,6 +269,14 @@ class TopKHeap {
   }
   // Items scoring below this can never enter (the k-th best score at the last compaction).
   float threshold() const { return threshold_; }
+  // The threshold made tight: once k candidates are held, the k-th best of them (pruning needs
+  // the exact bar, not the one of the last compaction).
+  float settled_threshold() {
+    if (static_cast<std::int32_t>(buf_.size()) > k_ ||
+        (static_cast<std::int32_t>(buf_.size()) == k_ && threshold_ == kNegInf))
+      compact();
+    return threshold_;
+  }
   void write_sorted(std::int32_t* ids, float* scores) {
     compact();
     std::sort(buf_.begin(), buf_.end(), ahead);
@@ -178,7 +294,7 @@ class TopKHeap {
  private:
   static constexpr std::int32_t kSlack = 128;
   void compact() {
-    if (static_cast<std::int32_t>(buf_.size()) <= k_) return;
+    if (static_cast<std::int32_t>(buf_.size()) < k_) return;
     std::nth_element(buf_.begin(), buf_.begin() + (k_ - 1), buf_.end(), ahead);
     buf_.resize(static_cast<std::size_t>(k_));
     threshold_ = buf_[k_ - 1].score;
@@ -188,15 +304,16 @@ class TopKHeap {
   std::vector<Scored> buf_;
 };
 
-// Offers the scores of one panel row (items begin .. begin + size) to the heap, skipping the row in
-// one vectorised test when nothing in it can enter.
-inline void offer_row(TopKHeap& heap, const float* row, std::int32_t begin, std::int32_t size) {
+// Offers the scores of one panel row (packed positions begin .. begin + size, item ids[position])
+// to the heap, skipping the row in one vectorised test when nothing in it can enter.
+inline void offer_row(TopKHeap& heap, const float* row, const std::int32_t* ids, std::int32_t begin,
+                      std::int32_t size) {
   float threshold = heap.threshold();
   if (!any_at_least(row, size, threshold)) return;
   for (std::int32_t c = 0; c < size; ++c) {
     // >= keeps ties (a lower id may still enter); masked items are -inf and never do.
     if (row[c] >= threshold && row[c] != kNegInf) {
-      heap.offer(row[c], begin + c);
+      heap.offer(row[c], ids[begin + c]);
       threshold = heap.threshold();
     }
   }
@@ -208,13 +325,28 @@ struct UserEval {
   std::vector<float> test_scores;  // ascending
   // Capped path: the max_k highest candidate (non-train, non-test) scores, as a min-heap.
   std::vector<float> best;
-  // Exact path: histogram over "number of test scores <= candidate score".
+  // Exact path: with at most kDirectCounts test items, at_or_above[i] counts the candidates
+  // scored >= the i-th test score; with more, it is a histogram over "number of test scores <=
+  // candidate score" (m + 1 bins).
   std::vector<Index> at_or_above;
+  // Packed positions of the training and test items, ascending, and how far masking has got.
+  std::vector<std::int32_t> train_positions, test_positions;
   const std::int32_t* train_cursor = nullptr;
-  const std::int32_t* train_end = nullptr;
   const std::int32_t* test_cursor = nullptr;
-  const std::int32_t* test_end = nullptr;
+  // The lowest score that could still change this user's accuracy metrics (see evaluate_full).
+  float gate() const;
+  std::int32_t max_k = 0;
+  bool exact = false;
 };
+
+inline float UserEval::gate() const {
+  const float lowest_test = test_scores.front();
+  // Exact ranks count every candidate at or above the lowest test score. Capped: a candidate
+  // enters when it is >= the lowest test score and, once the heap is full, strictly above the
+  // heap's minimum (an equal one changes nothing).
+  if (exact || static_cast<std::int32_t>(best.size()) < max_k) return lowest_test;
+  return std::max(lowest_test, std::nextafter(best.front(), std::numeric_limits<float>::infinity()));
+}
 
 // Test items ranked ahead of the i-th (ascending) test item. Ties between a test item and a
 // non-test item are pessimistic, but ties among test items only decide which of them takes which
@@ -297,40 +429,39 @@ void top_k(const FactorView& U, const FactorView& V, std::int32_t k, const CsrVi
   const int threads = resolve_threads(num_threads);
   const PackedItems items = pack_items(V, threads);
   const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
-  const std::int32_t n_tiles = (U.rows + kUsers - 1) / kUsers;
+  const std::int32_t per_block = block_users(U.rows, threads);
+  const std::int32_t n_blocks = (U.rows + per_block - 1) / per_block;
   ExceptionCarrier errors;
 #pragma omp parallel num_threads(threads)
   {
     {
       std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
-      std::vector<TopKHeap> heaps(kUsers, TopKHeap(k));
+      std::vector<TopKHeap> heaps(static_cast<std::size_t>(per_block), TopKHeap(k));
+      std::vector<std::vector<std::int32_t>> excluded(static_cast<std::size_t>(per_block));
+      std::vector<const std::int32_t*> cursor(static_cast<std::size_t>(per_block));
+      UserBlock block;
 #pragma omp for schedule(dynamic, 1)
-      for (std::int32_t t = 0; t < n_tiles; ++t) {
+      for (std::int32_t b = 0; b < n_blocks; ++b) {
         if (errors.failed()) continue;
         errors.run([&] {
-          const std::int32_t first = t * kUsers;
-          const UserTile tile = make_tile(U, first, zeros);
-          const std::int32_t* cursor[kUsers];
-          const std::int32_t* end[kUsers];
-          for (int r = 0; r < tile.count; ++r) {
+          fill_block(U, b * per_block, per_block, block);
+          for (std::int32_t r = 0; r < block.count; ++r) {
             heaps[r].clear();
-            cursor[r] = end[r] = nullptr;
+            excluded[r].clear();
             if (exclude) {
-              cursor[r] = exclude->row_data(exclude_rows[first + r]);
-              end[r] = cursor[r] + exclude->row_size(exclude_rows[first + r]);
+              const std::int32_t row = exclude_rows[block.first + r];
+              sorted_positions(exclude->row_data(row), exclude->row_size(row), items, excluded[r]);
             }
+            cursor[r] = excluded[r].data();
           }
-          for (std::int32_t p = 0; p < items.n_panels; ++p) {
-            score_panel(tile.rows, items.panel(p), U.dim, scores.data());
-            const std::int32_t begin = items.panel_begin(p), size = items.panel_size(p);
-            for (int r = 0; r < tile.count; ++r) {
-              float* row = scores.data() + r * kPanel;
-              if (exclude) mask_sorted(cursor[r], end[r], begin, size, row);
-              offer_row(heaps[r], row, begin, size);
-            }
-          }
-          for (int r = 0; r < tile.count; ++r) {
-            const Index at = static_cast<Index>(first + r) * k;
+          scan_block(
+              U, block, items, zeros.data(), scores.data(), [&](std::int32_t r) { return heaps[r].settled_threshold(); },
+              [&](std::int32_t r, float* row, std::int32_t begin, std::int32_t size) {
+                mask_sorted(cursor[r], excluded[r].data() + excluded[r].size(), begin, size, row);
+                offer_row(heaps[r], row, items.ids.data(), begin, size);
+              });
+          for (std::int32_t r = 0; r < block.count; ++r) {
+            const Index at = static_cast<Index>(block.first + r) * k;
             heaps[r].write_sorted(out_ids + at, out_scores + at);
           }
         });
@@ -356,126 +487,148 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
   for (auto k : spec.ks) require(k > 0, "every k must be positive");
   require(train.n_cols == V.rows && test.n_cols == V.rows, "train and test must have one column per item");
   require(train.n_rows == test.n_rows, "train and test must have the same users");
-  for (std::int32_t r = 0; r < U.rows; ++r) {
+  const int threads = resolve_threads(num_threads);
+  // Every test pair is checked before the pass. In parallel (it would be serial time on every
+  // call), finding the first offending row; that row is then checked again serially to throw the
+  // same error a serial loop would.
+  auto check_row = [&](std::int32_t r) {
     const std::int32_t u = users[r];
     require(u >= 0 && u < train.n_rows, "user id out of range");
-    require(test.row_size(u) > 0, "user " + std::to_string(u) + " has no test items");
+    if (test.row_size(u) == 0) throw InvalidArgument("user " + std::to_string(u) + " has no test items");
     for (const std::int32_t* it = test.row_data(u); it != test.row_data(u) + test.row_size(u); ++it) {
-      require(!train.contains(u, *it), "user " + std::to_string(u) + " has test item " + std::to_string(*it) +
-                                           " also in its training data");
+      if (train.contains(u, *it)) {
+        throw InvalidArgument("user " + std::to_string(u) + " has test item " + std::to_string(*it) +
+                              " also in its training data");
+      }
     }
+  };
+  std::int32_t first_bad = U.rows;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(min : first_bad)
+  for (std::int32_t r = 0; r < U.rows; ++r) {
+    const std::int32_t u = users[r];
+    bool bad = u < 0 || u >= train.n_rows || test.row_size(u) == 0;
+    for (const std::int32_t* it = bad ? nullptr : test.row_data(u); !bad && it != test.row_data(u) + test.row_size(u); ++it)
+      bad = train.contains(u, *it);
+    if (bad) first_bad = std::min(first_bad, r);
   }
+  if (first_bad < U.rows) check_row(first_bad);
   const bool exact = spec.auc;
   const std::int32_t max_k = spec.max_k();
   const int columns = spec.columns();
   const bool accuracy = columns > 0;
   const std::int32_t list_k = lists ? lists->spec->max_k() : 0;
-  const int threads = resolve_threads(num_threads);
   const PackedItems items = pack_items(V, threads);
   const std::vector<float> zeros(static_cast<std::size_t>(U.dim), 0.0f);
-  const std::int32_t n_tiles = (U.rows + kUsers - 1) / kUsers;
+  const std::int32_t per_block = block_users(U.rows, threads);
+  const std::int32_t n_blocks = (U.rows + per_block - 1) / per_block;
+  constexpr float kPosInf = std::numeric_limits<float>::infinity();
   ExceptionCarrier errors;
 #pragma omp parallel num_threads(threads)
   {
     {
       std::vector<float> scores(static_cast<std::size_t>(kUsers) * kPanel);
-      std::vector<UserEval> state(kUsers);
+      std::vector<UserEval> state(static_cast<std::size_t>(per_block));
       std::vector<Index> ranks, lower;
-      // Beyond-accuracy lists: one (score, id) heap per user of the tile, this thread's totals.
-      std::vector<TopKHeap> list_heaps(lists ? kUsers : 0, TopKHeap(std::max<std::int32_t>(list_k, 1)));
+      UserBlock block;
+      // Beyond-accuracy lists: one (score, id) heap per user of the block, this thread's totals.
+      std::vector<TopKHeap> list_heaps(lists ? per_block : 0, TopKHeap(std::max<std::int32_t>(list_k, 1)));
       std::vector<std::int32_t> list_ids(static_cast<std::size_t>(list_k));
       std::vector<float> list_scores(static_cast<std::size_t>(list_k));
       ListTotals list_totals;
       if (lists) list_totals.reset(lists->spec->ks.size(), V.rows);
 #pragma omp for schedule(dynamic, 1)
-      for (std::int32_t t = 0; t < n_tiles; ++t) {
+      for (std::int32_t b = 0; b < n_blocks; ++b) {
         if (errors.failed()) continue;
         errors.run([&] {
-          const std::int32_t first = t * kUsers;
-          const UserTile tile = make_tile(U, first, zeros);
-          for (int r = 0; r < tile.count; ++r) {
+          fill_block(U, b * per_block, per_block, block);
+          for (std::int32_t r = 0; r < block.count; ++r) {
             UserEval& s = state[r];
-            const std::int32_t u = users[first + r];
-            s.train_cursor = train.row_data(u);
-            s.train_end = s.train_cursor + train.row_size(u);
-            s.test_cursor = test.row_data(u);
-            s.test_end = s.test_cursor + test.row_size(u);
+            const std::int32_t u = users[block.first + r];
+            const float* urow = U.row(block.first + r);
+            sorted_positions(train.row_data(u), train.row_size(u), items, s.train_positions);
+            sorted_positions(test.row_data(u), test.row_size(u), items, s.test_positions);
+            s.train_cursor = s.train_positions.data();
+            s.test_cursor = s.test_positions.data();
             s.test_scores.clear();
-            for (const std::int32_t* it = s.test_cursor; it != s.test_end; ++it) {
-              s.test_scores.push_back(dot_sequential(tile.rows[r], V.row(*it), U.dim));
+            for (const std::int32_t* it = test.row_data(u); it != test.row_data(u) + test.row_size(u); ++it) {
+              s.test_scores.push_back(dot_sequential(urow, V.row(*it), U.dim));
             }
             std::sort(s.test_scores.begin(), s.test_scores.end());
             s.best.clear();
+            s.max_k = max_k;
+            s.exact = exact;
             s.at_or_above.assign(exact ? s.test_scores.size() + 1 : 0, 0);
             if (lists) list_heaps[r].clear();
           }
-          for (std::int32_t p = 0; p < items.n_panels; ++p) {
-            score_panel(tile.rows, items.panel(p), U.dim, scores.data());
-            const std::int32_t begin = items.panel_begin(p), size = items.panel_size(p);
-            for (int r = 0; r < tile.count; ++r) {
-              UserEval& s = state[r];
-              float* row = scores.data() + r * kPanel;
-              mask_sorted(s.train_cursor, s.train_end, begin, size, row);
-              // The recommended list competes over every non-training item, test items included.
-              if (lists) offer_row(list_heaps[r], row, begin, size);
-              if (!accuracy) continue;
-              mask_sorted(s.test_cursor, s.test_end, begin, size, row);
-              const float lowest_test = s.test_scores.front();
-              if (exact) {
-                const float* ts = s.test_scores.data();
-                const std::size_t m = s.test_scores.size();
-                if (m == 1) {
+          // Scores below both bars change nothing: neither the accuracy state nor the list.
+          auto threshold = [&](std::int32_t r) {
+            const float acc = accuracy ? state[r].gate() : kPosInf;
+            return lists ? std::min(acc, list_heaps[r].settled_threshold()) : acc;
+          };
+          scan_block(U, block, items, zeros.data(), scores.data(), threshold,
+                     [&](std::int32_t r, float* row, std::int32_t begin, std::int32_t size) {
+            UserEval& s = state[r];
+            mask_sorted(s.train_cursor, s.train_positions.data() + s.train_positions.size(), begin, size, row);
+            // The recommended list competes over every non-training item, test items included.
+            if (lists) offer_row(list_heaps[r], row, items.ids.data(), begin, size);
+            if (!accuracy) return;
+            mask_sorted(s.test_cursor, s.test_positions.data() + s.test_positions.size(), begin, size, row);
+            const float lowest_test = s.test_scores.front();
+            if (exact) {
+              const float* ts = s.test_scores.data();
+              const std::size_t m = s.test_scores.size();
+              if (m <= kDirectCounts) {
+                // Candidates at or above each test score, counted directly: m vectorised passes
+                // over the row, where a binary search per candidate would branch unpredictably.
+                // Same numbers as the histogram: upper_bound(v) > i exactly when v >= ts[i].
+                for (std::size_t i = 0; i < m; ++i) {
+                  const float t = ts[i];
                   Index n = 0;
-                  for (std::int32_t c = 0; c < size; ++c) n += row[c] >= lowest_test;
-                  s.at_or_above[1] += n;
-                } else {
-                  for (std::int32_t c = 0; c < size; ++c) {
-                    if (row[c] < lowest_test) continue;
-                    const std::size_t q = static_cast<std::size_t>(std::upper_bound(ts, ts + m, row[c]) - ts);
-                    ++s.at_or_above[q];
-                  }
+                  for (std::int32_t c = 0; c < size; ++c) n += row[c] >= t;
+                  s.at_or_above[i] += n;
                 }
               } else {
-                // Only candidates that could sit among the top max_k, and at or above some test item,
-                // matter. The heap keeps the max_k best of them.
-                std::vector<float>& best = s.best;
-                auto gate = [&] {
-                  // A candidate enters when it is >= the lowest test score and, once the heap is
-                  // full, strictly above the heap's minimum (an equal one changes nothing).
-                  return static_cast<std::int32_t>(best.size()) < max_k
-                             ? lowest_test
-                             : std::max(lowest_test, std::nextafter(best.front(), std::numeric_limits<float>::infinity()));
-                };
-                float threshold = gate();
-                if (!any_at_least(row, size, threshold)) continue;
                 for (std::int32_t c = 0; c < size; ++c) {
-                  const float v = row[c];
-                  if (v < threshold) continue;
-                  if (static_cast<std::int32_t>(best.size()) < max_k) {
-                    best.push_back(v);
-                    std::push_heap(best.begin(), best.end(), std::greater<float>());
-                  } else {
-                    std::pop_heap(best.begin(), best.end(), std::greater<float>());
-                    best.back() = v;
-                    std::push_heap(best.begin(), best.end(), std::greater<float>());
-                  }
-                  threshold = gate();
+                  if (row[c] < lowest_test) continue;
+                  const std::size_t q = static_cast<std::size_t>(std::upper_bound(ts, ts + m, row[c]) - ts);
+                  ++s.at_or_above[q];
                 }
               }
+            } else {
+              // Only candidates that could sit among the top max_k, and at or above some test item,
+              // matter. The heap keeps the max_k best of them.
+              std::vector<float>& best = s.best;
+              float bar = s.gate();
+              if (!any_at_least(row, size, bar)) return;
+              for (std::int32_t c = 0; c < size; ++c) {
+                const float v = row[c];
+                if (v < bar) continue;
+                if (static_cast<std::int32_t>(best.size()) < max_k) {
+                  best.push_back(v);
+                  std::push_heap(best.begin(), best.end(), std::greater<float>());
+                } else {
+                  std::pop_heap(best.begin(), best.end(), std::greater<float>());
+                  best.back() = v;
+                  std::push_heap(best.begin(), best.end(), std::greater<float>());
+                }
+                bar = s.gate();
+              }
             }
-          }
-          for (int r = 0; r < tile.count; ++r) {
+          });
+          for (std::int32_t r = 0; r < block.count; ++r) {
             UserEval& s = state[r];
-            const std::int32_t u = users[first + r];
+            const std::int32_t u = users[block.first + r];
             const std::size_t m = s.test_scores.size();
             const Index n_negatives = static_cast<Index>(V.rows) - train.row_size(u) - static_cast<Index>(m);
             ranks.assign(m, 0);
             lower.assign(m, 0);
             if (exact) {
-              // Candidates at or above the i-th lowest test score: histogram bins q > i.
+              // Candidates at or above the i-th lowest test score: counted directly (few test
+              // items) or histogram bins q > i. Pruned candidates scored below the lowest test
+              // score: they are counted nowhere.
               Index above = 0;
               for (std::size_t i = m; i-- > 0;) {
-                above += s.at_or_above[i + 1];
+                above = m <= kDirectCounts ? s.at_or_above[i] : above + s.at_or_above[i + 1];
                 ranks[i] = above + test_items_ahead(s.test_scores, i);
                 lower[i] = n_negatives - above;
               }
@@ -489,9 +642,9 @@ void evaluate_full(const FactorView& U, const FactorView& V, const CsrView& trai
                                : above + test_items_ahead(s.test_scores, i);
               }
             }
-            if (accuracy) user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(first + r) * columns);
+            if (accuracy) user_metrics(ranks, lower, n_negatives, spec, out + static_cast<Index>(block.first + r) * columns);
             if (lists) {
-              const Index row = first + r;
+              const Index row = block.first + r;
               std::int32_t* ids = lists->top_ids ? lists->top_ids + row * list_k : list_ids.data();
               list_heaps[r].write_sorted(ids, list_scores.data());
               list_metrics(ids, list_k, u, train, test, *lists->spec,
