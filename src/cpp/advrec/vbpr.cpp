@@ -175,7 +175,8 @@ class VBatchStep {
  public:
   VBatchStep(const VBPRParams& p, const VBPRTrainConfig& c, int max_batch)
       : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), B_(max_batch), users_(p.n_users), items_(p.n_items),
-        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adv.active() ? B_ : 0, D_), r_(B_, D_), er_(B_, V_),
+        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adv.active() ? B_ : 0, D_), r_(c.adv.active() ? B_ : 0, D_),
+        er_(B_, V_), pa_(c.adv.active() ? B_ : 0, V_), gram_(V_, V_),
         ge_(D_, V_), gvb_(D_) {
     slot_u_.resize(static_cast<size_t>(B_));
     slot_i_.resize(static_cast<size_t>(B_));
@@ -277,7 +278,25 @@ class VBatchStep {
       }
       // Eigen's norm here (not fgm_row's kernels::dot): its summation order is what the AMR
       // checksums in benchmarks/results/param_checksums.json were recorded with.
-      for (int k = 0; k < ni; ++k) delta_.row(k) *= fgm_scale(delta_.row(k).norm(), c_.adv.eps);
+      // E^T Delta_k without an (items x D x V) product: Delta_k = s_k Gamma_k with
+      // Gamma_k = sum_t (+-g_t) a_t and E^T a_t = (E^T E) theta_t + E^T b', so
+      // E^T Delta_k = s_k sum_t (+-g_t) (M theta_t + E^T b') with the V x V Gram matrix M = E^T E.
+      // It feeds E^T r_s below (the user rows' gradient), which then needs no GEMM over D.
+      gram_.noalias() = E.transpose() * E;
+      pa_.topRows(n).noalias() = TH * gram_;
+      if (p_.visual_bias)
+        pa_.topRows(n).rowwise() += (E.transpose() * ConstVectorMapF(p_.visual_bias, D)).transpose();
+      dproj_.setZero(ni, V);
+      for (int s = 0; s < n; ++s) {
+        const float g = sigmoid(-x_[s]);
+        dproj_.row(slot_i_[s]) -= g * pa_.row(s);
+        dproj_.row(slot_j_[s]) += g * pa_.row(s);
+      }
+      for (int k = 0; k < ni; ++k) {
+        const float scale = fgm_scale(delta_.row(k).norm(), c_.adv.eps);
+        delta_.row(k) *= scale;
+        dproj_.row(k) *= scale;
+      }
     }
     for (int s = 0; s < n; ++s) {
       const float g = sigmoid(-x_[s]);
@@ -288,6 +307,8 @@ class VBatchStep {
         tot.adv_loss += softplus(-x_adv);
         G += g_adv;
         r_.row(s) = G * diffc_.row(s) + g_adv * (delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
+        // E^T r_s = G w_s + g_adv E^T (Delta_i - Delta_j).
+        er_.row(s) = G * w_.row(s) + g_adv * (dproj_.row(slot_i_[s]) - dproj_.row(slot_j_[s]));
       }
       G_[s] = G;
     }
@@ -295,7 +316,6 @@ class VBatchStep {
       auto R = r_.topRows(n);
       // E's gradient for the whole batch: -sum_s r_s theta_s^T (+ reg per triple), as one GEMM.
       ge_.noalias() = -(R.transpose() * TH);
-      er_.topRows(n).noalias() = R * E;
       if (p_.visual_bias) gvb_ = -R.colwise().sum().transpose();
     } else {
       // Without the adversary r_s = G_s (c_i - c_j), so (E fixed during compute):
@@ -424,7 +444,7 @@ class VBatchStep {
   const VBPRTrainConfig& c_;
   const int D_, K_, V_, B_;
   RowSlots users_, items_;
-  RowMatrixF diffc_, th_, w_, a_, r_, er_, ge_, delta_;
+  RowMatrixF diffc_, th_, w_, a_, r_, er_, pa_, gram_, ge_, delta_, dproj_;
   Eigen::VectorXf gvb_;
   std::vector<int> slot_u_, slot_i_, slot_j_, cnt_u_, cnt_i_;
   std::vector<float> x_, G_, gu_, gth_, gq_, gb_;
