@@ -1,20 +1,37 @@
-"""BPR-MF training throughput and quality: advrec vs implicit (CPU), side by side on Gowalla.
+"""BPR-MF training throughput and quality on Gowalla: advrec vs implicit vs the machine's ceiling.
 
-Same data (the LightGCN Gowalla split), factors, threads, epochs and learning rate; both run
-plain SGD with an item bias (implicit's model); runs interleaved, repeated, medians reported.
-Quality is Recall@20 / NDCG@20 from one evaluation code path (advrec.evaluate, full ranking).
+Three trainers run side by side, interleaved, in one process run, at every thread count:
 
-    python benchmarks/bench_bpr.py [--epochs 30] [--repeats 3] [--threads 2]
+* ``ref_bpr`` -- ``benchmarks/ref_bpr.cpp``, a minimal Hogwild BPR loop written for speed only
+  (uniform pair, uniform negative checked against the user's items, plain SGD, no loss, rows on
+  cache lines), compiled here with ``g++ -O3 -march=native``: the ceiling advrec is a fraction of;
+* ``implicit`` -- implicit 0.7's CPU BPR (``verify_negative_samples=True``: the same check);
+* ``advrec`` -- ``advrec.BPRMF`` with SGD (the like-for-like row) and with Adagrad (the papers'
+  optimiser), and with ``negatives="popularity"`` (implicit's negative distribution).
+
+Equal work: every trainer draws one triple per training pair per epoch, for the same number of
+epochs, factors (implicit's learned item bias is matched by ``use_bias=True``), learning rate and
+regularisation. Times are whole ``fit`` calls (wall and CPU); medians over the repeats. Quality
+is Recall/NDCG@20 by one code path (``advrec.evaluate``, full ranking) from the first repeat.
+
+    python benchmarks/bench_bpr.py [--epochs 20] [--repeats 3] [--threads 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 
 import advrec
-from _common import data_dir, median, peak_rss_mb, timed, write_result
+from _common import HERE, RUN_LOG, data_dir, median, peak_rss_mb, timed, write_result
 
 
 class _Frozen(advrec.BPRMF):
@@ -31,60 +48,119 @@ class _Frozen(advrec.BPRMF):
         return out
 
 
+def build_reference(workdir: Path) -> Path:
+    """Compiles ref_bpr.cpp with the system compiler for this CPU."""
+    exe = workdir / "ref_bpr"
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        raise SystemExit("no C++ compiler found for benchmarks/ref_bpr.cpp")
+    subprocess.run([cxx, "-O3", "-march=native", "-fopenmp", str(HERE / "ref_bpr.cpp"), "-o", str(exe)], check=True)
+    return exe
+
+
+def write_csr(train, path: Path) -> None:
+    indptr, indices = train.csr_arrays()
+    with open(path, "wb") as f:
+        np.array([train.n_users, train.n_items], np.int64).tofile(f)
+        indptr.astype(np.int64).tofile(f)
+        indices.astype(np.int32).tofile(f)
+
+
+def run_reference(exe, csr_path, args, threads):
+    """One ref_bpr run; its CPU time is the child's, so it is logged here rather than by timed()."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = __import__("os").getloadavg()[0]
+    start = time.perf_counter()
+    out = subprocess.run([str(exe), str(csr_path), str(args.epochs), str(threads), str(args.factors), str(args.lr),
+                          str(args.reg)], check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result = json.loads(out)
+    if not result["finite"]:
+        raise SystemExit("ref_bpr diverged")
+    RUN_LOG.append({"label": f"ref_bpr/{threads}", "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+                    "loadavg_before": round(load_before, 2),
+                    "loadavg_after": round(__import__("os").getloadavg()[0], 2), "threads": threads,
+                    "starved": bool(cpu < 0.7 * threads * wall)})
+    # The loop's own clock excludes reading the file and allocating: the training time proper.
+    return result["seconds"]
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", default="1,2")
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--reg", type=float, default=0.0001)
+    ap.add_argument("--tag", default="", help="suffix of the result file name")
     args = ap.parse_args()
+    thread_counts = [int(t) for t in args.threads.split(",")]
 
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
     train, test = advrec.datasets.load_lightgcn(data_dir() / "gowalla-lightgcn")
     X = train.to_csr().astype(np.float32)
     samples = len(train) * args.epochs
-    runs = {"implicit": [], "advrec_sgd": [], "advrec_adagrad": []}
-    quality = {}
+    workdir = Path(tempfile.mkdtemp(prefix="advrec_ref_bpr_"))
+    exe = build_reference(workdir)
+    csr_path = workdir / "train.csr"
+    write_csr(train, csr_path)
 
-    def run_implicit(seed):
+    def implicit_fit(seed, threads):
         m = BayesianPersonalizedRanking(factors=args.factors, learning_rate=args.lr, regularization=args.reg,
-                                        iterations=args.epochs, num_threads=args.threads,
-                                        verify_negative_samples=True, random_state=seed)
+                                        iterations=args.epochs, num_threads=threads, verify_negative_samples=True,
+                                        random_state=seed)
         m.fit(X, show_progress=False)
         return m
 
-    def run_advrec(seed, optimizer):
+    def advrec_fit(seed, threads, optimizer, negatives="uniform"):
         return advrec.BPRMF(factors=args.factors, lr=args.lr, reg=args.reg, optimizer=optimizer, use_bias=True,
-                            epochs=args.epochs, num_threads=args.threads, seed=seed, show_progress=False).fit(train)
+                            epochs=args.epochs, num_threads=threads, seed=seed, negatives=negatives,
+                            show_progress=False).fit(train)
 
+    trainers = {
+        "implicit": lambda seed, t: implicit_fit(seed, t),
+        "advrec_sgd": lambda seed, t: advrec_fit(seed, t, "sgd"),
+        "advrec_adagrad": lambda seed, t: advrec_fit(seed, t, "adagrad"),
+        "advrec_sgd_popularity": lambda seed, t: advrec_fit(seed, t, "sgd", "popularity"),
+    }
+    seconds = {(name, t): [] for t in thread_counts for name in ["ref_bpr", *trainers]}
+    quality = {}
     for r in range(args.repeats):
-        t, m = timed(lambda: run_implicit(r))
-        runs["implicit"].append(t)
-        if r == 0:
-            quality["implicit"] = _quality(_Frozen.from_implicit(m, train), train, test)
-        for opt in ("sgd", "adagrad"):
-            t, m = timed(lambda: run_advrec(r, opt))
-            runs[f"advrec_{opt}"].append(t)
-            if r == 0:
-                quality[f"advrec_{opt}"] = _quality(m, train, test)
-        print(f"repeat {r}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+        for t in thread_counts:
+            seconds[("ref_bpr", t)].append(run_reference(exe, csr_path, args, t))
+            for name, fit in trainers.items():
+                wall, model = timed(lambda: fit(r, t), threads=t, label=f"{name}/{t}")
+                seconds[(name, t)].append(wall)
+                if r == 0 and t == thread_counts[-1]:
+                    frozen = _Frozen.from_implicit(model, train) if name == "implicit" else model
+                    quality[name] = _quality(frozen, train, test)
+            print(f"repeat {r}, {t} thread(s): " + ", ".join(f"{n} {v[-1]:.2f}s" for (n, tt), v in seconds.items()
+                                                            if tt == t), flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)
 
     table = {}
-    for name, times in runs.items():
-        t = median(times)
-        table[name] = {"seconds_median": t, "seconds_all": times, "samples_per_s": samples / t, **quality[name]}
-    base = table["implicit"]["samples_per_s"]
-    for name in table:
-        table[name]["speedup_vs_implicit"] = table[name]["samples_per_s"] / base
-    for name, row in table.items():
-        print(f"{name:16s} {row['seconds_median']:7.2f}s  {row['samples_per_s'] / 1e6:6.2f} M samples/s  "
-              f"x{row['speedup_vs_implicit']:.2f}  recall@20 {row['recall@20']:.4f}  ndcg@20 {row['ndcg@20']:.4f}")
-    write_result("bpr_vs_implicit_gowalla", {
+    for t in thread_counts:
+        row = {}
+        for name in ["ref_bpr", *trainers]:
+            s = median(seconds[(name, t)])
+            row[name] = {"seconds_median": s, "seconds_all": seconds[(name, t)], "samples_per_s": samples / s,
+                         **quality.get(name, {})}
+        for name in row:
+            row[name]["speedup_vs_implicit"] = row[name]["samples_per_s"] / row["implicit"]["samples_per_s"]
+            row[name]["fraction_of_ref_bpr"] = row[name]["samples_per_s"] / row["ref_bpr"]["samples_per_s"]
+        table[str(t)] = row
+        for name, v in row.items():
+            q = f"  recall@20 {v['recall@20']:.4f}" if "recall@20" in v else ""
+            print(f"{t}T {name:22s} {v['seconds_median']:7.2f}s  {v['samples_per_s'] / 1e6:6.2f} M/s  "
+                  f"x{v['speedup_vs_implicit']:.2f} implicit  {100 * v['fraction_of_ref_bpr']:5.1f}% of ref{q}")
+    write_result("bpr_vs_implicit_gowalla" + (f"_{args.tag}" if args.tag else ""), {
         "settings": vars(args) | {"samples_per_run": samples, "implicit_version": __import__("implicit").__version__,
-                                   "note": "implicit factors=F learns F+1 columns (item bias); advrec use_bias=True"},
+                                   "note": "implicit factors=F learns F+1 columns (item bias); advrec use_bias=True; "
+                                           "ref_bpr has no bias and times its training loop only (no set-up)"},
         "results": table, "peak_rss_mb": peak_rss_mb()})
 
 

@@ -285,3 +285,33 @@ TEST(Perturbation, RowsWhoseSquaredNormOverflowsFloatAreRescaledNotZeroed) {
   EXPECT_NEAR(g[0], 1.2, 1e-6);
   EXPECT_NEAR(g[1], -1.6, 1e-6);
 }
+
+TEST(TrainMf, AnIndexBuiltOnceTrainsBitForBitLikeTheCsrCall) {
+  Csr train = random_csr(40, 30, 6, 8);
+  TrainingIndex index(train.view());
+  for (Optimizer opt : {Optimizer::SGD, Optimizer::Adagrad}) {
+    Model a(40, 30, 8, 3), b(40, 30, 8, 3);
+    MFTrainConfig cfg;
+    cfg.optimizer = opt;
+    cfg.num_threads = 1;
+    cfg.adv.eps = 0.1f;
+    MFParams pa = a.params(), pb = b.params();
+    for (std::uint64_t e = 0; e < 3; ++e) {
+      cfg.epoch = e;
+      const EpochStats sa = train_mf(pa, train.view(), cfg);
+      const EpochStats sb = train_mf(pb, index, cfg);
+      EXPECT_EQ(sa.loss, sb.loss);
+      EXPECT_EQ(sa.adv_loss, sb.adv_loss);
+    }
+    EXPECT_EQ(a.P, b.P);
+    EXPECT_EQ(a.Q, b.Q);
+  }
+}
+
+TEST(TrainMf, IndexOfOtherShapeIsRejected) {
+  Csr train = random_csr(10, 12, 3, 1);
+  TrainingIndex index(train.view());
+  Model m(10, 13, 4, 1);
+  MFParams p = m.params();
+  EXPECT_THROW(train_mf(p, index, MFTrainConfig{}), InvalidArgument);
+}

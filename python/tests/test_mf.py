@@ -152,6 +152,7 @@ def test_divergence_raises_a_clear_error(data):
     (dict(optimizer="adam"), ValueError, "optimizer"),
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(epochs=-1), ValueError, "epochs"),
+    (dict(negatives="hard"), ValueError, "negatives"),
 ])
 def test_bad_hyper_parameters(data, kwargs, exc, match):
     train, _ = data
@@ -197,3 +198,60 @@ def test_engine_rejects_wrong_parameter_arrays():
         core.train_mf({"user_factors": P, "item_factors": Q}, indptr[:-1], indices, cfg)
     with pytest.raises(TypeError, match="indices"):
         core.train_mf({"user_factors": P, "item_factors": Q}, indptr, indices.astype(np.float32), cfg)
+
+
+# ---- negative sampling and the per-fit training index (issue 14) ---------------------------------
+
+def test_popularity_negatives_push_popular_items_down_the_ranking(data):
+    """Drawing negatives by popularity makes popular items negatives more often, so the learned
+    ranking recommends less popular items than with uniform negatives (same seed, one thread)."""
+    train, _ = data
+    pops = {}
+    for negatives in ("uniform", "popularity"):
+        model = _bpr(epochs=30, negatives=negatives).fit(train)
+        ids, _ = model.recommend(np.arange(train.n_users), k=10)
+        popularity = np.bincount(train.csr_arrays()[1], minlength=train.n_items)
+        pops[negatives] = popularity[ids].mean()
+    assert pops["popularity"] < 0.8 * pops["uniform"], pops
+
+
+def test_popularity_negatives_are_deterministic_with_one_thread(data):
+    train, _ = data
+    a = _bpr(negatives="popularity").fit(train)
+    b = _bpr(negatives="popularity").fit(train)
+    c = _bpr().fit(train)
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+    assert not np.array_equal(a.item_factors, c.item_factors)
+    assert a.get_params()["negatives"] == "popularity"
+
+
+def test_training_index_holds_exactly_the_training_pairs(data):
+    train, _ = data
+    indptr, indices = train.csr_arrays()
+    index = core.TrainingIndex(indptr, indices, train.n_items)
+    assert (index.n_users, index.n_items, index.nnz) == (train.n_users, train.n_items, len(indices))
+    dense = np.zeros((train.n_users, train.n_items), bool)
+    dense[np.repeat(np.arange(train.n_users), np.diff(indptr)), indices] = True
+    rng = np.random.default_rng(0)
+    for u, i in zip(rng.integers(0, train.n_users, 2000), rng.integers(0, train.n_items, 2000)):
+        assert index.contains(int(u), int(i)) == dense[u, i]
+
+
+def test_training_index_rejects_a_broken_csr():
+    with pytest.raises(ValueError, match="train"):
+        core.TrainingIndex(np.array([0, 2, 1], np.int64), np.array([0, 1], np.int32), 3)
+
+
+def test_the_index_is_built_once_per_fit_and_not_kept(data, monkeypatch):
+    train, _ = data
+    built = []
+    real = core.TrainingIndex
+
+    def counting(*args):
+        built.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(core, "TrainingIndex", counting)
+    model = _amf(epochs=4).fit(train)  # two phases (BPR pre-training, then APR), one index
+    assert len(built) == 1
+    assert model._index_cache is None

@@ -244,6 +244,25 @@ MFParams mf_params(const py::dict& a) {
   return m;
 }
 
+// Shared by the sampled trainers: how negatives are drawn, and the per-fit training index.
+void bind_sampling(py::module_& m) {
+  py::enum_<NegativeSampling>(m, "NegativeSampling", py::module_local())
+      .value("uniform", NegativeSampling::Uniform)
+      .value("popularity", NegativeSampling::Popularity);
+  py::class_<TrainingIndex>(m, "TrainingIndex", py::module_local(),
+                            "A training set's pairs and membership set, built once per fit")
+      .def(py::init([](py::handle indptr, py::handle indices, std::int32_t n_items) {
+             auto train = csr_from(indptr, indices, n_items, "train");
+             py::gil_scoped_release release;
+             return std::make_unique<TrainingIndex>(train.view);
+           }),
+           py::arg("indptr"), py::arg("indices"), py::arg("n_items"))
+      .def_property_readonly("n_users", &TrainingIndex::n_users)
+      .def_property_readonly("n_items", &TrainingIndex::n_items)
+      .def_property_readonly("nnz", &TrainingIndex::nnz)
+      .def("contains", &TrainingIndex::contains, py::arg("user"), py::arg("item"));
+}
+
 void bind_mf(py::module_& m, py::module_& testing) {
   auto cls = config_class<MFTrainConfig>(m, "MFTrainConfig");
   cls.def_readwrite("lr", &MFTrainConfig::lr)
@@ -254,6 +273,7 @@ void bind_mf(py::module_& m, py::module_& testing) {
       .def_readwrite("perturb_items", &MFTrainConfig::perturb_items)
       .def_readwrite("batch_size", &MFTrainConfig::batch_size)
       .def_readwrite("n_samples", &MFTrainConfig::n_samples)
+      .def_readwrite("negatives", &MFTrainConfig::negatives)
       .def_readwrite("num_threads", &MFTrainConfig::num_threads)
       .def_readwrite("seed", &MFTrainConfig::seed)
       .def_readwrite("epoch", &MFTrainConfig::epoch);
@@ -269,6 +289,15 @@ void bind_mf(py::module_& m, py::module_& testing) {
     }
     return stats_dict(stats);
   }, py::arg("arrays"), py::arg("indptr"), py::arg("indices"), py::arg("config"));
+  m.def("train_mf", [](const py::dict& arrays, const TrainingIndex& index, const MFTrainConfig& config) {
+    MFParams params = mf_params(arrays);
+    EpochStats stats;
+    {
+      py::gil_scoped_release release;
+      stats = train_mf(params, index, config);
+    }
+    return stats_dict(stats);
+  }, py::arg("arrays"), py::arg("index"), py::arg("config"));
 
   m.def("bpr_gradients", [](const py::dict& arrays, py::handle users, py::handle pos, py::handle neg,
                             bool want_users, bool want_items, int num_threads) {
@@ -1302,6 +1331,7 @@ PYBIND11_MODULE(ADVREC_MODULE_NAME, m) {
   }, py::arg("indptr"), py::arg("indices"), py::arg("n_cols"), py::arg("name") = "interactions");
 
   py::enum_<Optimizer>(m, "Optimizer", py::module_local()).value("sgd", Optimizer::SGD).value("adagrad", Optimizer::Adagrad);
+  bind_sampling(m);
   bind_mf(m, testing);
   bind_vbpr(m, testing);
   bind_sasrec(m);

@@ -7,10 +7,14 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from .. import _seeds
-from .._checks import check_bpr_trainer, check_positive_int
+from .._checks import check_bpr_trainer, check_choice, check_positive_int
 from .._engine import core
 from .adversarial import Adversarial
 from .base import EpochTrained, register, with_bias_column
+
+
+#: values of ``negatives``: how BPR draws the negative item
+NEGATIVE_SAMPLING = ("uniform", "popularity")
 
 
 @register
@@ -50,6 +54,12 @@ class BPRMF(EpochTrained):
     show_progress : bool or None
         Show a progress bar while fitting; None (default): only when interactive (stderr is a
         terminal, or a Jupyter kernel), so captured logs stay clean.
+    negatives : {"uniform", "popularity"}
+        How the negative item j is drawn before it is checked against the user's items:
+        ``"uniform"`` over all items, as in the BPR, APR and AMR papers and their code (the
+        default); ``"popularity"`` in proportion to the item's number of training interactions
+        (the item of a uniformly drawn training pair), as the ``implicit`` library does: popular
+        items become harder negatives, which pushes popularity down in the ranking.
     """
 
     _array_names = ("user_factors", "item_factors", "item_bias", "user_accum", "item_accum", "bias_accum")
@@ -57,7 +67,7 @@ class BPRMF(EpochTrained):
     def __init__(self, factors: int = 64, lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: Optional[bool] = None):
+                 show_progress: Optional[bool] = None, negatives: str = "uniform"):
         self._set_params(locals())
 
     # ---- validation ---------------------------------------------------------------------------
@@ -69,6 +79,7 @@ class BPRMF(EpochTrained):
         super()._validate_hyper()
         check_positive_int(self.factors, "factors")
         check_bpr_trainer(self)
+        check_choice(self.negatives, "negatives", NEGATIVE_SAMPLING)
 
     def _engine_config(self):
         cfg = core.MFTrainConfig()
@@ -79,6 +90,7 @@ class BPRMF(EpochTrained):
         cfg.batch_size = int(self.batch_size)
         cfg.num_threads = int(self.num_threads)
         cfg.seed = _seeds.engine_seed(self.seed, "train")
+        cfg.negatives = getattr(core.NegativeSampling, self.negatives)
         return cfg
 
     # ---- state --------------------------------------------------------------------------------
@@ -126,13 +138,28 @@ class BPRMF(EpochTrained):
 
     # ---- training -----------------------------------------------------------------------------
     def _epoch_fn(self, train, cfg) -> Callable[[int], Dict[str, Any]]:
-        indptr, indices = train.csr_arrays()
+        index = self._training_index(train)
 
         def run(epoch: int) -> Dict[str, Any]:
             cfg.epoch = epoch
-            return core.train_mf(self._engine_arrays(), indptr, indices, cfg)
+            return core.train_mf(self._engine_arrays(), index, cfg)
 
         return run
+
+    def _training_index(self, train):
+        """The engine's pairs and membership set of ``train``, built once per fit (every phase of
+        the fit shares it) and dropped when the fit ends."""
+        cached = getattr(self, "_index_cache", None)
+        if cached is None or cached[0] is not train:
+            indptr, indices = train.csr_arrays()
+            cached = self._index_cache = (train, core.TrainingIndex(indptr, indices, train.n_items))
+        return cached[1]
+
+    def _train(self, *args, **kwargs):
+        try:
+            return super()._train(*args, **kwargs)
+        finally:
+            self._index_cache = None
 
     def _engine_arrays(self) -> Dict[str, Any]:
         """The parameter arrays the engine trains in place, by name."""
@@ -215,7 +242,7 @@ class AMF(Adversarial, BPRMF):
                  perturb: str = "both", lr: float = 0.05, optimizer: str = "adagrad", reg: float = 0.0,
                  use_bias: bool = False, reg_bias: float = 0.0, epochs: int = 100, batch_size: int = 1,
                  init_std: float = 0.01, adagrad_init: float = 0.1, num_threads: int = 0, seed: int = 0,
-                 show_progress: Optional[bool] = None, eps_relative: float = 0.1):
+                 show_progress: Optional[bool] = None, eps_relative: float = 0.1, negatives: str = "uniform"):
         self._set_params(locals())
 
     _adversarial_phase = "apr"

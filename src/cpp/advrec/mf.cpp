@@ -3,6 +3,7 @@
 #include "advrec/epoch.hpp"
 #include "advrec/kernels.hpp"
 #include "advrec/rng.hpp"
+#include "advrec/sampler.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,32 +14,7 @@ namespace {
 
 using namespace kernels;
 
-// sigmoid(-x) (the BPR gradient factor) and softplus(-x) (the BPR loss) from one exponential.
-inline void bpr_factor_and_loss(float x, float& g, float& loss) {
-  const float a = std::exp(-std::fabs(x));  // in (0, 1]: no overflow
-  const float inv = 1.0f / (1.0f + a);
-  if (x >= 0.0f) {
-    g = a * inv;
-    loss = std::log1p(a);
-  } else {
-    g = inv;
-    loss = -x + std::log1p(a);
-  }
-}
-
-inline void prefetch_row(const float* row, int d) {
-#if defined(__GNUC__)
-  for (int k = 0; k < d; k += 16) __builtin_prefetch(row + k, 1, 1);
-#else
-  (void)row;
-  (void)d;
-#endif
-}
-
-struct Sample {
-  std::int32_t u = 0, i = 0, j = 0;
-  bool ok = false;
-};
+using Sample = Triple;
 
 // A mini-batch as a range for range-based for.
 struct Span {
@@ -48,117 +24,20 @@ struct Span {
   const Sample* end() const { return first + n; }
 };
 
-// Draws a training pair uniformly and a negative item uniformly among those the user never
-// interacted with (rejection sampling, verified against the CSR).
-//
-// Every draw is a chain of dependent random memory accesses (pair -> user's row offsets -> user's
-// items -> parameter rows), each a likely cache miss on real data. The sampler is therefore a
-// software pipeline: a sample is started kRing draws before it is consumed, and each
-// stage prefetches what the next stage will read. The RNG is consumed in a fixed order, so
-// results stay deterministic for a seed.
-class SamplePipeline {
- public:
-  SamplePipeline(const CsrView& train, const std::vector<UserItem>& pairs, const MFParams& params, Rng& rng)
-      : train_(train), pairs_(pairs), params_(params), rng_(rng) {}
-
-  // Fills the pipeline; call once before next().
-  void start() {
-    for (int k = 0; k < kRing; ++k) advance();
-  }
-
-  Sample next() {
-    const Sample out = finish(ring_[head_ % kRing]);
-    advance();
-    return out;
-  }
-
- private:
-  // A slot is started, reaches stage 1 kStage1 draws later, stage 2 at kStage2, and is consumed at
-  // kRing. The ring size is a power of two (the index is a mask, not a division). The last gap is
-  // the parameter-row prefetch distance: measured on Gowalla, 4 draws beat 8 and 16 (more loads in
-  // flight than the core tracks get dropped).
-  static constexpr int kStage1 = 6;
-  static constexpr int kStage2 = 12;
-  static constexpr int kRing = 16;
-  static_assert(kStage1 < kStage2 && kStage2 < kRing && (kRing & (kRing - 1)) == 0, "pipeline stages");
-
-  struct Slot {
-    Index e = 0;
-    std::int32_t u = 0, i = 0, j = 0;
-  };
-
-  // Moves every in-flight slot one stage forward and starts a new one.
-  void advance() {
-    // Stage 0: a new pair index.
-    Slot& fresh = ring_[head_ % kRing];
-    fresh.e = static_cast<Index>(rng_.uniform(static_cast<std::uint64_t>(train_.nnz())));
-    prefetch(&pairs_[static_cast<size_t>(fresh.e)]);
-    // Stage 1: the pair is cached; fetch the user's row offsets, draw j.
-    Slot& mid = ring_[(head_ + kRing - kStage1) % kRing];
-    if (filled_ >= kStage1) {
-      const UserItem pr = pairs_[static_cast<size_t>(mid.e)];
-      mid.u = pr.u;
-      mid.i = pr.i;
-      mid.j = static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(train_.n_cols)));
-      prefetch(train_.indptr + mid.u);
-    }
-    // Stage 2: offsets cached; fetch the user's items and parameter rows.
-    Slot& late = ring_[(head_ + kRing - kStage2) % kRing];
-    if (filled_ >= kStage2) {
-      // The first two lines of the user's item row: a short row (the common case) is then fully
-      // cached for the membership test. Prefetching more, or further ahead, measured
-      // slower: the loads in flight exceed what the core can track and prefetches get dropped.
-      const std::int32_t* row = train_.indices + train_.indptr[late.u];
-      const Index len = std::min<Index>(train_.row_size(late.u), 2 * 16);
-      for (Index k = 0; k < len; k += 16) prefetch(row + k);
-      prefetch_rows(late.u, late.i, late.j);
-    }
-    ++head_;
-    if (filled_ < kRing) ++filled_;
-  }
-
-  Sample finish(const Slot& slot) {
-    Sample s;
-    s.u = slot.u;
-    s.i = slot.i;
-    s.j = slot.j;
-    if (train_.row_size(s.u) >= train_.n_cols) return s;  // no negative exists: skipped
-    // Rejection is rare (a user holds a tiny fraction of the items); a redraw is not prefetched.
-    while (train_.contains(s.u, s.j)) {
-      s.j = static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(train_.n_cols)));
-    }
-    s.ok = true;
-    return s;
-  }
-
-  void prefetch_rows(std::int32_t u, std::int32_t i, std::int32_t j) const {
-    const int d = params_.dim;
-    prefetch_row(params_.user_factors + static_cast<Index>(u) * d, d);
-    prefetch_row(params_.item_factors + static_cast<Index>(i) * d, d);
-    prefetch_row(params_.item_factors + static_cast<Index>(j) * d, d);
-    if (params_.user_accum) {
-      prefetch_row(params_.user_accum + static_cast<Index>(u) * d, d);
-      prefetch_row(params_.item_accum + static_cast<Index>(i) * d, d);
-      prefetch_row(params_.item_accum + static_cast<Index>(j) * d, d);
+// The parameter rows a triple will update, prefetched by the sampler a few draws ahead.
+struct PrefetchMFRows {
+  const MFParams* p;
+  void operator()(std::int32_t u, std::int32_t i, std::int32_t j) const {
+    const int d = p->dim;
+    prefetch_row(p->user_factors + static_cast<Index>(u) * d, d);
+    prefetch_row(p->item_factors + static_cast<Index>(i) * d, d);
+    prefetch_row(p->item_factors + static_cast<Index>(j) * d, d);
+    if (p->user_accum) {
+      prefetch_row(p->user_accum + static_cast<Index>(u) * d, d);
+      prefetch_row(p->item_accum + static_cast<Index>(i) * d, d);
+      prefetch_row(p->item_accum + static_cast<Index>(j) * d, d);
     }
   }
-
-  template <class T>
-  static void prefetch(const T* p) {
-#if defined(__GNUC__)
-    __builtin_prefetch(p, 0, 1);
-#else
-    (void)p;
-#endif
-  }
-
-  const CsrView& train_;
-  const std::vector<UserItem>& pairs_;
-  const MFParams& params_;
-  Rng& rng_;
-  Slot ring_[kRing];
-  std::uint64_t head_ = 0;
-  int filled_ = 0;
 };
 
 // Per-sample trainer state: scratch vectors sized once (no allocation in the loop).
@@ -187,9 +66,9 @@ class SampleStep {
       for (int k = 0; k < d; ++k) acc += pu[k] * (qi[k] - qj[k]);
       x += acc;
     }
-    float g, loss;  // g = -d l / d x
-    bpr_factor_and_loss(x, g, loss);
-    tot.loss += loss;
+    float a;
+    const float g = bpr_factor(x, a);  // g = -d l / d x
+    tot.bpr_loss.add(x, a);
     tot.correct += x > 0.0f;
 
     float gbi = -g, gbj = g;
@@ -284,10 +163,9 @@ class SampleStep {
     float xa = 0.0f;
 #pragma omp simd reduction(+ : xa)
     for (int k = 0; k < d; ++k) xa += (pu[k] + su * diff[k]) * (diff[k] + si2 * pu[k]);
-    float g_adv, adv_loss;
-    bpr_factor_and_loss(xa + bias_diff, g_adv, adv_loss);
-    g_adv *= c_.adv.reg_adv;
-    tot.adv_loss += adv_loss;
+    float a;
+    const float g_adv = c_.adv.reg_adv * bpr_factor(xa + bias_diff, a);
+    tot.bpr_adv_loss.add(xa + bias_diff, a);
     gbi -= g_adv;
     gbj += g_adv;
     update_rows<true>(pu, qi, qj, diff, g, su, si2, g_adv, s);
@@ -475,10 +353,14 @@ void MFTrainConfig::validate() const {
 }
 
 EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig& config) {
+  return train_mf(params, TrainingIndex(train), config);
+}
+
+EpochStats train_mf(MFParams& params, const TrainingIndex& train, const MFTrainConfig& config) {
   config.validate();
   check_params(params);
-  require(train.n_rows == params.n_users && train.n_cols == params.n_items,
-          "training data has " + std::to_string(train.n_rows) + " users x " + std::to_string(train.n_cols) +
+  require(train.n_users() == params.n_users && train.n_items() == params.n_items,
+          "training data has " + std::to_string(train.n_users()) + " users x " + std::to_string(train.n_items()) +
               " items but the model has " + std::to_string(params.n_users) + " x " + std::to_string(params.n_items));
   require(train.nnz() > 0, "training data is empty");
   require(config.optimizer == Optimizer::SGD || (params.user_accum && params.item_accum),
@@ -486,13 +368,11 @@ EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig&
   require(!params.item_bias || config.optimizer == Optimizer::SGD || params.bias_accum,
           "Adagrad needs a bias accumulator");
 
-  const std::vector<UserItem> pairs = interaction_pairs(train);
   const Index total = config.n_samples < 0 ? train.nnz() : config.n_samples;
   const EpochStats out = run_hogwild_epoch(
       total, config.num_threads, mix_seed(config.seed, config.epoch),
       [&](Rng rng, Index begin, Index end, ThreadTotals& tot) {
-        SamplePipeline sampler(train, pairs, params, rng);
-        sampler.start();
+        TripleSampler<PrefetchMFRows> sampler(train, config.negatives, rng, PrefetchMFRows{&params});
         if (config.batch_size == 1) {
           // The hot path of BPR and APR: the sample stays in registers (no batch buffer).
           SampleStep step(params, config);

@@ -10,6 +10,7 @@
 #include "advrec/adversary.hpp"
 #include "advrec/common.hpp"
 #include "advrec/csr.hpp"
+#include "advrec/sampler.hpp"
 #include "advrec/types.hpp"
 
 #include <cstdint>
@@ -32,6 +33,8 @@ struct MFTrainConfig {
   // and applies one optimiser step per touched row (APR section 3.4).
   int batch_size = 1;
   Index n_samples = -1;      // samples in this call; -1 = one epoch = number of training pairs
+  // How negatives are drawn: uniformly (the BPR/APR papers) or by popularity (implicit's default).
+  NegativeSampling negatives = NegativeSampling::Uniform;
   int num_threads = 0;       // 0 = all cores
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;   // mixes into the RNG streams so successive calls differ, reproducibly
@@ -54,6 +57,8 @@ struct MFParams {
 
 // One pass of stochastic training. Hogwild: threads update shared rows without locks.
 // Throws NumericalError if the parameters become non-finite.
+EpochStats train_mf(MFParams& params, const TrainingIndex& train, const MFTrainConfig& config);
+// The same, building the index for this one call (a fit builds it once: see TrainingIndex).
 EpochStats train_mf(MFParams& params, const CsrView& train, const MFTrainConfig& config);
 
 // Trains on the given triples in order, on the calling thread: batches of config.batch_size
