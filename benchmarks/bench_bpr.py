@@ -3,8 +3,11 @@
 Three trainers run side by side, interleaved, in one process run, at every thread count:
 
 * ``ref_bpr`` -- ``benchmarks/ref_bpr.cpp``, a minimal Hogwild BPR loop written for speed only
-  (uniform pair, uniform negative checked against the user's items, plain SGD, no loss, rows on
-  cache lines), compiled here with ``g++ -O3 -march=native``: the ceiling advrec is a fraction of;
+  (uniform pair, uniform negative checked against the user's items by binary search, plain SGD, no
+  loss, rows on cache lines and huge pages, a prefetch pipeline), compiled here with
+  ``g++ -O3 -march=native``: the ceiling advrec is a fraction of; ``ref_bpr_nocheck`` is the same
+  loop without the membership check (its negatives may be positives): the bound set by the memory
+  traffic of the three rows alone;
 * ``implicit`` -- implicit 0.7's CPU BPR (``verify_negative_samples=True``: the same check);
 * ``advrec`` -- ``advrec.BPRMF`` with SGD (the like-for-like row) and with Adagrad (the papers'
   optimiser), and with ``negatives="popularity"`` (implicit's negative distribution).
@@ -66,20 +69,21 @@ def write_csr(train, path: Path) -> None:
         indices.astype(np.int32).tofile(f)
 
 
-def run_reference(exe, csr_path, args, threads):
+def run_reference(exe, csr_path, args, threads, check=True):
     """One ref_bpr run; its CPU time is the child's, so it is logged here rather than by timed()."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = __import__("os").getloadavg()[0]
     start = time.perf_counter()
     out = subprocess.run([str(exe), str(csr_path), str(args.epochs), str(threads), str(args.factors), str(args.lr),
-                          str(args.reg)], check=True, capture_output=True, text=True).stdout
+                          str(args.reg), "check" if check else "nocheck"], check=True, capture_output=True,
+                         text=True).stdout
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = json.loads(out)
     if not result["finite"]:
         raise SystemExit("ref_bpr diverged")
-    RUN_LOG.append({"label": f"ref_bpr/{threads}", "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+    RUN_LOG.append({"label": f"ref_bpr{'' if check else '_nocheck'}/{threads}", "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
                     "loadavg_before": round(load_before, 2),
                     "loadavg_after": round(__import__("os").getloadavg()[0], 2), "threads": threads,
                     "starved": bool(cpu < 0.7 * threads * wall)})
@@ -127,11 +131,13 @@ def main():
         "advrec_adagrad": lambda seed, t: advrec_fit(seed, t, "adagrad"),
         "advrec_sgd_popularity": lambda seed, t: advrec_fit(seed, t, "sgd", "popularity"),
     }
-    seconds = {(name, t): [] for t in thread_counts for name in ["ref_bpr", *trainers]}
+    refs = ["ref_bpr", "ref_bpr_nocheck"]
+    seconds = {(name, t): [] for t in thread_counts for name in [*refs, *trainers]}
     quality = {}
     for r in range(args.repeats):
         for t in thread_counts:
             seconds[("ref_bpr", t)].append(run_reference(exe, csr_path, args, t))
+            seconds[("ref_bpr_nocheck", t)].append(run_reference(exe, csr_path, args, t, check=False))
             for name, fit in trainers.items():
                 wall, model = timed(lambda: fit(r, t), threads=t, label=f"{name}/{t}")
                 seconds[(name, t)].append(wall)
@@ -145,18 +151,21 @@ def main():
     table = {}
     for t in thread_counts:
         row = {}
-        for name in ["ref_bpr", *trainers]:
+        for name in [*refs, *trainers]:
             s = median(seconds[(name, t)])
             row[name] = {"seconds_median": s, "seconds_all": seconds[(name, t)], "samples_per_s": samples / s,
                          **quality.get(name, {})}
         for name in row:
             row[name]["speedup_vs_implicit"] = row[name]["samples_per_s"] / row["implicit"]["samples_per_s"]
             row[name]["fraction_of_ref_bpr"] = row[name]["samples_per_s"] / row["ref_bpr"]["samples_per_s"]
+            row[name]["fraction_of_ref_bpr_nocheck"] = (row[name]["samples_per_s"]
+                                                        / row["ref_bpr_nocheck"]["samples_per_s"])
         table[str(t)] = row
         for name, v in row.items():
             q = f"  recall@20 {v['recall@20']:.4f}" if "recall@20" in v else ""
             print(f"{t}T {name:22s} {v['seconds_median']:7.2f}s  {v['samples_per_s'] / 1e6:6.2f} M/s  "
-                  f"x{v['speedup_vs_implicit']:.2f} implicit  {100 * v['fraction_of_ref_bpr']:5.1f}% of ref{q}")
+                  f"x{v['speedup_vs_implicit']:.2f} implicit  {100 * v['fraction_of_ref_bpr']:5.1f}% of ref "
+                  f"{100 * v['fraction_of_ref_bpr_nocheck']:5.1f}% of the unchecked bound{q}")
     write_result("bpr_vs_implicit_gowalla" + (f"_{args.tag}" if args.tag else ""), {
         "settings": vars(args) | {"samples_per_run": samples, "implicit_version": __import__("implicit").__version__,
                                    "note": "implicit factors=F learns F+1 columns (item bias); advrec use_bias=True; "

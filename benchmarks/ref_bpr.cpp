@@ -2,16 +2,19 @@
 //
 // It does what one advrec BPR epoch does and nothing else: draw a training pair uniformly, draw a
 // negative item uniformly and reject it when the user interacted with it (binary search in the
-// user's sorted item row: the same check advrec makes), one plain SGD step on the three rows.
-// Rows start on cache lines, the next sample's rows are prefetched, and no loss is computed.
+// user's sorted item row), one plain SGD step on the three rows. Rows start on cache lines and lie
+// on huge pages, samples are drawn kAhead steps before they are used so that their pair, the
+// user's row and the three parameter rows are prefetched, and no loss is computed. With `nocheck`
+// the negative is not checked at all: the bound of the loop's memory traffic on this machine.
 // benchmarks/bench_bpr.py compiles this file with the same compiler and -march=native and runs it
 // in the same session as advrec and implicit, so advrec is reported as a fraction of the ceiling.
 //
 //   g++ -O3 -march=native -fopenmp ref_bpr.cpp -o ref_bpr
-//   ref_bpr CSR_FILE EPOCHS THREADS FACTORS LR REG   -> one JSON line on stdout
+//   ref_bpr CSR_FILE EPOCHS THREADS FACTORS LR REG [check|nocheck]   -> one JSON line on stdout
 //
 // CSR_FILE: int64 n_users, int64 n_items, int64 indptr[n_users + 1], int32 indices[nnz].
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -49,19 +52,33 @@ struct Xoshiro {
   std::uint32_t below(std::uint64_t n) { return static_cast<std::uint32_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
 };
 
-float* aligned_floats(std::size_t n) {
+// Large arrays on transparent huge pages: every access of this loop is random, and with 4 KiB
+// pages nearly every one would also miss the TLB.
+void* huge_alloc(std::size_t bytes) {
+  const std::size_t huge = std::size_t{2} << 20;
+  bytes = (bytes + huge - 1) / huge * huge;
   void* p = nullptr;
-  if (posix_memalign(&p, 64, n * sizeof(float)) != 0) std::abort();
-  return static_cast<float*>(p);
+  if (posix_memalign(&p, huge, bytes) != 0) std::abort();
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+float* aligned_floats(std::size_t n) { return static_cast<float*>(huge_alloc(n * sizeof(float))); }
+
+void prefetch_row(const float* row, int d) {
+  for (int k = 0; k < d; k += 16) __builtin_prefetch(row + k, 1, 1);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
-    std::fprintf(stderr, "usage: ref_bpr CSR_FILE EPOCHS THREADS FACTORS LR REG\n");
+  if (argc != 7 && argc != 8) {
+    std::fprintf(stderr, "usage: ref_bpr CSR_FILE EPOCHS THREADS FACTORS LR REG [check|nocheck]\n");
     return 2;
   }
+  const bool check = argc < 8 || std::strcmp(argv[7], "nocheck") != 0;
   std::FILE* f = std::fopen(argv[1], "rb");
   if (!f) return 2;
   std::int64_t n_users = 0, n_items = 0;
@@ -78,7 +95,7 @@ int main(int argc, char** argv) {
   struct Pair {
     std::int32_t u, i;
   };
-  std::vector<Pair> pairs(static_cast<std::size_t>(nnz));
+  Pair* pairs = static_cast<Pair*>(huge_alloc(static_cast<std::size_t>(nnz) * sizeof(Pair)));
   for (std::int64_t u = 0; u < n_users; ++u)
     for (std::int64_t e = indptr[u]; e < indptr[u + 1]; ++e) pairs[e] = {static_cast<std::int32_t>(u), indices[e]};
   float* P = aligned_floats(static_cast<std::size_t>(n_users * d));
@@ -94,19 +111,33 @@ int main(int argc, char** argv) {
       const int t = omp_get_thread_num(), nt = omp_get_num_threads();
       Xoshiro rng(1000003ULL * static_cast<std::uint64_t>(epoch) + static_cast<std::uint64_t>(t));
       const std::int64_t n = nnz * (t + 1) / nt - nnz * t / nt;
-      // The next sample is drawn one step ahead so its rows can be prefetched.
-      Pair next = pairs[rng.below(static_cast<std::uint64_t>(nnz))];
+      // Sample s + kAhead is drawn (and its memory prefetched) when sample s is trained.
+      constexpr int kAhead = 8;
+      Pair ring_pair[kAhead];
+      std::int32_t ring_neg[kAhead];
+      auto draw = [&](int slot) {
+        const Pair p = pairs[rng.below(static_cast<std::uint64_t>(nnz))];
+        const std::int32_t j = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(n_items)));
+        ring_pair[slot] = p;
+        ring_neg[slot] = j;
+        prefetch_row(P + static_cast<std::int64_t>(p.u) * d, d);
+        prefetch_row(Q + static_cast<std::int64_t>(p.i) * d, d);
+        prefetch_row(Q + static_cast<std::int64_t>(j) * d, d);
+        if (check) __builtin_prefetch(indices.data() + indptr[p.u]);
+      };
+      for (int k = 0; k < kAhead; ++k) draw(k);
       for (std::int64_t s = 0; s < n; ++s) {
-        const Pair cur = next;
-        next = pairs[rng.below(static_cast<std::uint64_t>(nnz))];
-        __builtin_prefetch(P + static_cast<std::int64_t>(next.u) * d);
-        __builtin_prefetch(Q + static_cast<std::int64_t>(next.i) * d);
-        const std::int32_t* first = indices.data() + indptr[cur.u];
-        const std::int32_t* last = indices.data() + indptr[cur.u + 1];
-        if (last - first >= n_items) continue;
-        std::int32_t j;
-        do j = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(n_items)));
-        while (std::binary_search(first, last, j));
+        const int slot = static_cast<int>(s % kAhead);
+        const Pair cur = ring_pair[slot];
+        std::int32_t j = ring_neg[slot];
+        draw(slot);
+        if (check) {
+          const std::int32_t* first = indices.data() + indptr[cur.u];
+          const std::int32_t* last = indices.data() + indptr[cur.u + 1];
+          if (last - first >= n_items) continue;
+          while (std::binary_search(first, last, j))
+            j = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(n_items)));
+        }
         float* __restrict pu = P + static_cast<std::int64_t>(cur.u) * d;
         float* __restrict qi = Q + static_cast<std::int64_t>(cur.i) * d;
         float* __restrict qj = Q + static_cast<std::int64_t>(j) * d;
@@ -132,5 +163,6 @@ int main(int argc, char** argv) {
               std::isfinite(checksum) ? "true" : "false");
   std::free(P);
   std::free(Q);
+  std::free(pairs);
   return 0;
 }

@@ -56,10 +56,20 @@ class SampleStep {
     const bool adversarial = c_.adversarial();
 
     float x = bias_diff;
+    float dd = 0.0f, pp = 0.0f;  // |q_i - q_j|^2 and |p_u|^2, for the adversary
     if (adversarial) {
-#pragma omp simd
-      for (int k = 0; k < d; ++k) diff[k] = qi[k] - qj[k];
-      x += dot(pu, diff, d);
+      // One pass gives everything the APR step needs besides the update: the rows are read once
+      // before the update pass, as in plain BPR (the epoch is bound by their memory traffic).
+      float pd = 0.0f;
+#pragma omp simd reduction(+ : pd, dd, pp)
+      for (int k = 0; k < d; ++k) {
+        const float df = qi[k] - qj[k];
+        diff[k] = df;
+        pd += pu[k] * df;
+        dd += df * df;
+        pp += pu[k] * pu[k];
+      }
+      x += pd;
     } else {
       float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
@@ -76,7 +86,7 @@ class SampleStep {
     if (!adversarial) {
       update_rows<false>(pu, qi, qj, nullptr, g, 0.0f, 0.0f, 0.0f, s);
     } else {
-      adversarial_step(pu, qi, qj, diff, g, gbi, gbj, s, tot);
+      adversarial_step(pu, qi, qj, diff, x - bias_diff, dd, pp, g, gbi, gbj, s, tot);
     }
     if (p_.item_bias) {
       const Optimizer opt = c_.optimizer;
@@ -142,27 +152,21 @@ class SampleStep {
   // APR step (eq. 7-12, per sample): the fast-gradient perturbations at Delta = 0 are
   //   Delta_u = -eps (q_i - q_j) / |q_i - q_j|,  Delta_i = -eps p_u / |p_u| = -Delta_j
   // (d l / d Delta_u = -g (q_i - q_j), d l / d Delta_i = -g p_u, d l / d Delta_j = g p_u; the positive
-  // factor g cancels in the normalisation). Three passes: both norms, the adversarial score, then
-  // gradients of both terms and the update together.
+  // factor g cancels in the normalisation). No pass of its own over the rows: with pd = p_u.diff,
+  // dd = |diff|^2 and pp = |p_u|^2 from the scoring pass, the perturbed score is
+  //   (p_u + su diff).(diff + si2 p_u) = pd + su dd + si2 pp + su si2 pd,
+  // and the gradients of both terms are applied in the update pass.
   void adversarial_step(float* __restrict pu, float* __restrict qi, float* __restrict qj, const float* __restrict diff,
-                        float g, float& gbi, float& gbj, const Sample& s, ThreadTotals& tot) {
-    const int d = d_;
+                        float pd, float dd, float pp, float g, float& gbi, float& gbj, const Sample& s,
+                        ThreadTotals& tot) {
     const float eps = c_.adv.eps;
     const float bias_diff = p_.item_bias ? p_.item_bias[s.i] - p_.item_bias[s.j] : 0.0f;
-    float dd = 0.0f, pp = 0.0f;
-#pragma omp simd reduction(+ : dd, pp)
-    for (int k = 0; k < d; ++k) {
-      dd += diff[k] * diff[k];
-      pp += pu[k] * pu[k];
-    }
     const float diff_norm = std::sqrt(dd), pu_norm = std::sqrt(pp);
     // 0 - x rather than -x: a zero scale stays +0, as when the block is not perturbed.
     const float su = c_.perturb_users ? 0.0f - fgm_scale(diff_norm, eps) : 0.0f;
     const float si2 = c_.perturb_items ? 0.0f - 2.0f * fgm_scale(pu_norm, eps) : 0.0f;
     // Perturbed p_u is p_u + su diff; perturbed (q_i - q_j) is diff + si2 p_u (D_j = -D_i).
-    float xa = 0.0f;
-#pragma omp simd reduction(+ : xa)
-    for (int k = 0; k < d; ++k) xa += (pu[k] + su * diff[k]) * (diff[k] + si2 * pu[k]);
+    const float xa = pd + su * dd + si2 * pp + su * si2 * pd;
     float a;
     const float g_adv = c_.adv.reg_adv * bpr_factor(xa + bias_diff, a);
     tot.bpr_adv_loss.add(xa + bias_diff, a);
