@@ -146,6 +146,35 @@ void check_block(Ref& ref, std::vector<double>& block, const std::vector<float>&
   }
 }
 
+// Output buffers of vbpr_objective_gradients for a model, and the central-difference check of
+// every block against them.
+struct GradBuffers {
+  std::vector<float> P, Q, H, E, b, bv, delta;
+  explicit GradBuffers(const VModel& m)
+      : P(m.P.size()), Q(m.Q.size()), H(m.H.size()), E(m.E.size()), b(m.b.size()), bv(m.bv.size()),
+        delta(static_cast<size_t>(m.ni) * m.D) {}
+  VBPRGradients view() {
+    VBPRGradients g;
+    g.users = P.data();
+    g.items = Q.data();
+    g.user_visual = H.data();
+    g.projection = E.data();
+    g.item_bias = b.data();
+    g.visual_bias = bv.data();
+    g.delta = delta.data();
+    return g;
+  }
+  void check(Ref& ref, const TripleSet& t, const VBPRTrainConfig& c) const {
+    const std::vector<double> dd(delta.begin(), delta.end());
+    check_block(ref, ref.P, P, t, dd, c, "P");
+    check_block(ref, ref.Q, Q, t, dd, c, "Q");
+    if (ref.m.kind != Kind::AMR) check_block(ref, ref.H, H, t, dd, c, "theta");
+    check_block(ref, ref.E, E, t, dd, c, "E");
+    check_block(ref, ref.b, b, t, dd, c, "item_bias");
+    check_block(ref, ref.bv, bv, t, dd, c, "visual_bias");
+  }
+};
+
 VBPRTrainConfig sgd(float lr = 0.05f) {
   VBPRTrainConfig c;
   c.optimizer = Optimizer::SGD;
@@ -186,19 +215,11 @@ TEST_P(VbprGradients, ObjectiveMatchesFiniteDifferences) {
     c.adv.reg_adv = 0.7f;
   }
   VBPRParams p = m.params();
-  std::vector<float> gP(m.P.size()), gQ(m.Q.size()), gH(m.H.size()), gE(m.E.size()), gb(m.b.size()), gbv(m.bv.size()),
-      delta(static_cast<size_t>(m.ni) * m.D);
-  VBPRGradients g;
-  g.users = gP.data();
-  g.items = gQ.data();
-  g.user_visual = gH.data();
-  g.projection = gE.data();
-  g.item_bias = gb.data();
-  g.visual_bias = gbv.data();
-  g.delta = delta.data();
+  GradBuffers grads(m);
+  VBPRGradients g = grads.view();
   const double obj = vbpr_objective_gradients(p, t.u.data(), t.i.data(), t.j.data(), 5, c, g);
   Ref ref(m);
-  std::vector<double> dd(delta.begin(), delta.end());
+  std::vector<double> dd(grads.delta.begin(), grads.delta.end());
   // Returned objective excludes the L2 terms.
   VBPRTrainConfig no_reg = c;
   no_reg.reg = no_reg.reg_bias = no_reg.reg_projection = 0.0f;
@@ -210,16 +231,50 @@ TEST_P(VbprGradients, ObjectiveMatchesFiniteDifferences) {
       EXPECT_NEAR(std::sqrt(n2), 0.4, 1e-5) << "item " << i;  // every item is in some triple
     }
   }
-  check_block(ref, ref.P, gP, t, dd, c, "P");
-  check_block(ref, ref.Q, gQ, t, dd, c, "Q");
-  if (kind != Kind::AMR) check_block(ref, ref.H, gH, t, dd, c, "theta");
-  check_block(ref, ref.E, gE, t, dd, c, "E");
-  check_block(ref, ref.b, gb, t, dd, c, "item_bias");
-  check_block(ref, ref.bv, gbv, t, dd, c, "visual_bias");
+  grads.check(ref, t, c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, VbprGradients,
                          ::testing::Combine(::testing::Values(Kind::VBPR, Kind::AMR, Kind::Content), ::testing::Bool()));
+
+// A batch longer than the kernels' prefetch distances (the first triples are prefetched for,
+// the last are not), with users and items repeated across triples, a feature dimension that is
+// not a whole number of cache lines, and the bias blocks absent and present: the mini-batch
+// gradients (E's as DC^T (G o Theta) and E^T r_s as G_s w_s without the adversary; R's GEMMs
+// with it) against central differences of the objective.
+TEST(VbprGradients, LongBatchWithRepeatsMatchesFiniteDifferences) {
+  for (Kind kind : {Kind::VBPR, Kind::AMR, Kind::Content})
+    for (bool biases : {false, true})
+      for (bool adversarial : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "kind " << static_cast<int>(kind) << " biases " << biases << " adv "
+                                        << adversarial);
+        VModel m(kind, 5, 8, 3, 21, 29, biases, biases);
+        TripleSet t;
+        Rng r(7, 3);
+        for (int s = 0; s < 24; ++s) {
+          const auto i = static_cast<std::int32_t>(r.uniform(8));
+          auto j = static_cast<std::int32_t>(r.uniform(7));
+          if (j >= i) ++j;  // j != i
+          t.u.push_back(static_cast<std::int32_t>(r.uniform(5)));
+          t.i.push_back(i);
+          t.j.push_back(j);
+        }
+        VBPRTrainConfig c = sgd();
+        c.reg = 0.02f;
+        c.reg_bias = 0.01f;
+        c.reg_projection = 0.005f;
+        if (adversarial) {
+          c.adv.eps = 0.3f;
+          c.adv.reg_adv = 0.5f;
+        }
+        VBPRParams p = m.params();
+        GradBuffers grads(m);
+        VBPRGradients g = grads.view();
+        vbpr_objective_gradients(p, t.u.data(), t.i.data(), t.j.data(), 24, c, g);
+        Ref ref(m);
+        grads.check(ref, t, c);
+      }
+}
 
 // The adversary's gradient w.r.t. the features (clean and at a perturbed point) against central
 // differences, and Delta == eps * Gamma / ||Gamma|| with Gamma summed over the batch.

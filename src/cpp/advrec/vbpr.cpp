@@ -22,6 +22,27 @@ struct Triple {
   std::int32_t u, i, j;
 };
 
+// Prefetches the cache lines of a float span (read, keep in all cache levels). Parameter and
+// feature arrays start on a cache line (Python's cache_aligned), so a row of d floats spans
+// ceil(4 d / 64) lines when d * 4 is a multiple of 64 and at most one more otherwise.
+ADVREC_INLINE void prefetch_span(const float* p, int d) {
+  const char* b = reinterpret_cast<const char*>(p);
+  const char* e = reinterpret_cast<const char*>(p + d - 1);
+  for (; b <= e; b += 64) __builtin_prefetch(b, 0, 3);
+  __builtin_prefetch(e, 0, 3);
+}
+
+// Prefetch distances (triples / rows ahead), measured on ml-latest-small with 384-d features: the
+// feature rows come from L3 (24 lines each); the optimiser rows of apply() from L2/L3.
+#ifndef ADVREC_VBPR_FEATURE_PREFETCH
+#define ADVREC_VBPR_FEATURE_PREFETCH 4
+#endif
+#ifndef ADVREC_VBPR_ROW_PREFETCH
+#define ADVREC_VBPR_ROW_PREFETCH 4
+#endif
+constexpr int kFeaturePrefetch = ADVREC_VBPR_FEATURE_PREFETCH;
+constexpr int kRowPrefetch = ADVREC_VBPR_ROW_PREFETCH;
+
 // ---- per-triple step (Hogwild on every parameter, E included) ----------------------------------
 class VSampleStep {
  public:
@@ -154,7 +175,8 @@ class VBatchStep {
  public:
   VBatchStep(const VBPRParams& p, const VBPRTrainConfig& c, int max_batch)
       : p_(p), c_(c), D_(p.n_features), K_(p.dim), V_(p.vdim), B_(max_batch), users_(p.n_users), items_(p.n_items),
-        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adv.active() ? B_ : 0, D_), r_(B_, D_), er_(B_, V_),
+        diffc_(B_, D_), th_(B_, V_), w_(B_, V_), a_(c.adv.active() ? B_ : 0, D_), r_(c.adv.active() ? B_ : 0, D_),
+        er_(B_, V_), pa_(c.adv.active() ? B_ : 0, V_), gram_(V_, V_),
         ge_(D_, V_), gvb_(D_) {
     slot_u_.resize(static_cast<size_t>(B_));
     slot_i_.resize(static_cast<size_t>(B_));
@@ -184,11 +206,31 @@ class VBatchStep {
     cnt_u_.assign(static_cast<size_t>(nu), 0);
     cnt_i_.assign(static_cast<size_t>(ni), 0);
 
+    // c_i - c_j per triple, with the visual-bias term b' . (c_i - c_j) of x fused into the same
+    // pass. Feature rows are random rows of an (n_items x D) matrix: prefetch kFeaturePrefetch
+    // triples ahead (the batch is drawn before compute, so the ids are known).
+    const float* __restrict bvis = p_.visual_bias;
+    x_.resize(static_cast<size_t>(n));
     for (int s = 0; s < n; ++s) {
-      const float* ci = p_.features + static_cast<Index>(batch[s].i) * D;
-      const float* cj = p_.features + static_cast<Index>(batch[s].j) * D;
-      float* dc = diffc_.row(s).data();
-      for (int d = 0; d < D; ++d) dc[d] = ci[d] - cj[d];
+      if (kFeaturePrefetch > 0 && s + kFeaturePrefetch < n) {
+        prefetch_span(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].i) * D, D);
+        prefetch_span(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].j) * D, D);
+      }
+      const float* __restrict ci = p_.features + static_cast<Index>(batch[s].i) * D;
+      const float* __restrict cj = p_.features + static_cast<Index>(batch[s].j) * D;
+      float* __restrict dc = diffc_.row(s).data();
+      float xb = 0.0f;
+      if (bvis) {
+#pragma omp simd reduction(+ : xb)
+        for (int d = 0; d < D; ++d) {
+          dc[d] = ci[d] - cj[d];
+          xb += bvis[d] * dc[d];
+        }
+      } else {
+#pragma omp simd
+        for (int d = 0; d < D; ++d) dc[d] = ci[d] - cj[d];
+      }
+      x_[s] = xb;
       std::copy_n(p_.user_visual + static_cast<Index>(batch[s].u) * V, V, th_.row(s).data());
     }
     ConstMatrixMapF E(p_.projection, D, V);
@@ -199,21 +241,32 @@ class VBatchStep {
       a_.topRows(n).noalias() = TH * E.transpose();
       if (p_.visual_bias) a_.topRows(n).rowwise() += ConstVectorMapF(p_.visual_bias, D).transpose();
     }
-    x_.resize(static_cast<size_t>(n));
+    // Scores. Without the adversary G_s = sigma(-x_s) is final here, so the ID rows' gradients are
+    // accumulated while p_u, q_i, q_j are in L1 (with it, G needs the batch's Delta first).
     for (int s = 0; s < n; ++s) {
       const Triple& t = batch[s];
-      float x = th_.row(s).dot(w_.row(s));
+      float x = dot(th_.row(s).data(), w_.row(s).data(), V);
       if (K) {
-        const float* pu = p_.user_factors + static_cast<Index>(t.u) * K;
-        const float* qi = p_.item_factors + static_cast<Index>(t.i) * K;
-        const float* qj = p_.item_factors + static_cast<Index>(t.j) * K;
-        for (int k = 0; k < K; ++k) x += pu[k] * (qi[k] - qj[k]);
+        if (kRowPrefetch > 0 && s + kRowPrefetch < n) {
+          const Triple& f = batch[s + kRowPrefetch];
+          prefetch_span(p_.user_factors + static_cast<Index>(f.u) * K, K);
+          prefetch_span(p_.item_factors + static_cast<Index>(f.i) * K, K);
+          prefetch_span(p_.item_factors + static_cast<Index>(f.j) * K, K);
+        }
+        const float* __restrict pu = p_.user_factors + static_cast<Index>(t.u) * K;
+        const float* __restrict qi = p_.item_factors + static_cast<Index>(t.i) * K;
+        const float* __restrict qj = p_.item_factors + static_cast<Index>(t.j) * K;
+        float xid = 0.0f;
+#pragma omp simd reduction(+ : xid)
+        for (int k = 0; k < K; ++k) xid += pu[k] * (qi[k] - qj[k]);
+        x += xid;
       }
       if (p_.item_bias) x += p_.item_bias[t.i] - p_.item_bias[t.j];
-      if (p_.visual_bias) x += dot(p_.visual_bias, diffc_.row(s).data(), D);
+      x += x_[s];  // b' . (c_i - c_j), from the pass above
       x_[s] = x;
       tot.loss += softplus(-x);
       tot.correct += x > 0.0f;
+      if (K && !adv) accumulate_id_gradients(t, s, sigmoid(-x));
     }
     if (adv) {
       // Gamma per item, summed over the batch (AMR section 3.3), at Delta = 0.
@@ -225,7 +278,25 @@ class VBatchStep {
       }
       // Eigen's norm here (not fgm_row's kernels::dot): its summation order is what the AMR
       // checksums in benchmarks/results/param_checksums.json were recorded with.
-      for (int k = 0; k < ni; ++k) delta_.row(k) *= fgm_scale(delta_.row(k).norm(), c_.adv.eps);
+      // E^T Delta_k without an (items x D x V) product: Delta_k = s_k Gamma_k with
+      // Gamma_k = sum_t (+-g_t) a_t and E^T a_t = (E^T E) theta_t + E^T b', so
+      // E^T Delta_k = s_k sum_t (+-g_t) (M theta_t + E^T b') with the V x V Gram matrix M = E^T E.
+      // It feeds E^T r_s below (the user rows' gradient), which then needs no GEMM over D.
+      gram_.noalias() = E.transpose() * E;
+      pa_.topRows(n).noalias() = TH * gram_;
+      if (p_.visual_bias)
+        pa_.topRows(n).rowwise() += (E.transpose() * ConstVectorMapF(p_.visual_bias, D)).transpose();
+      dproj_.setZero(ni, V);
+      for (int s = 0; s < n; ++s) {
+        const float g = sigmoid(-x_[s]);
+        dproj_.row(slot_i_[s]) -= g * pa_.row(s);
+        dproj_.row(slot_j_[s]) += g * pa_.row(s);
+      }
+      for (int k = 0; k < ni; ++k) {
+        const float scale = fgm_scale(delta_.row(k).norm(), c_.adv.eps);
+        delta_.row(k) *= scale;
+        dproj_.row(k) *= scale;
+      }
     }
     for (int s = 0; s < n; ++s) {
       const float g = sigmoid(-x_[s]);
@@ -236,20 +307,33 @@ class VBatchStep {
         tot.adv_loss += softplus(-x_adv);
         G += g_adv;
         r_.row(s) = G * diffc_.row(s) + g_adv * (delta_.row(slot_i_[s]) - delta_.row(slot_j_[s]));
-      } else {
-        r_.row(s) = G * diffc_.row(s);
+        // E^T r_s = G w_s + g_adv E^T (Delta_i - Delta_j).
+        er_.row(s) = G * w_.row(s) + g_adv * (dproj_.row(slot_i_[s]) - dproj_.row(slot_j_[s]));
       }
       G_[s] = G;
     }
-    auto R = r_.topRows(n);
-    // E's gradient for the whole batch: -sum_s r_s theta_s^T (+ reg per triple), as one GEMM.
-    ge_.noalias() = -(R.transpose() * TH);
-    if (c_.reg_projection > 0.0f) ge_ += (c_.reg_projection * static_cast<float>(n)) * E;
-    er_.topRows(n).noalias() = R * E;
-    if (p_.visual_bias) {
-      gvb_ = -R.colwise().sum().transpose();
-      if (c_.reg_projection > 0.0f) gvb_ += (c_.reg_projection * static_cast<float>(n)) * ConstVectorMapF(p_.visual_bias, D);
+    if (adv) {
+      auto R = r_.topRows(n);
+      // E's gradient for the whole batch: -sum_s r_s theta_s^T (+ reg per triple), as one GEMM.
+      ge_.noalias() = -(R.transpose() * TH);
+      if (p_.visual_bias) gvb_ = -R.colwise().sum().transpose();
+    } else {
+      // Without the adversary r_s = G_s (c_i - c_j), so (E fixed during compute):
+      //   E^T r_s = G_s w_s           (no GEMM: w is the forward pass's projection),
+      //   dE = -sum_s r_s theta_s^T = -DC^T (G o Theta)   (scale Theta's rows, not DC's),
+      //   db' = -sum_s r_s = -DC^T G.
+      // Two GEMMs per batch instead of three, and no n x D matrix R.
+      ConstVectorMapF Gv(G_.data(), n);
+      for (int s = 0; s < n; ++s) {
+        er_.row(s) = G_[s] * w_.row(s);
+        th_.row(s) *= G_[s];  // th_ is a copy; TH is not read again below
+      }
+      ge_.noalias() = -(DC.transpose() * TH);
+      if (p_.visual_bias) gvb_.noalias() = -(DC.transpose() * Gv);
     }
+    if (c_.reg_projection > 0.0f) ge_ += (c_.reg_projection * static_cast<float>(n)) * E;
+    if (p_.visual_bias && c_.reg_projection > 0.0f)
+      gvb_ += (c_.reg_projection * static_cast<float>(n)) * ConstVectorMapF(p_.visual_bias, D);
     const float reg = c_.reg;
     for (int s = 0; s < n; ++s) {
       const Triple& t = batch[s];
@@ -260,26 +344,10 @@ class VBatchStep {
       ++cnt_i_[sj];
       gb_[si] -= G;
       gb_[sj] += G;
-      if (K) {
-        const float* pu = p_.user_factors + static_cast<Index>(t.u) * K;
-        const float* qi = p_.item_factors + static_cast<Index>(t.i) * K;
-        const float* qj = p_.item_factors + static_cast<Index>(t.j) * K;
-        float* gu = gu_.data() + static_cast<Index>(su) * K;
-        float* gi = gq_.data() + static_cast<Index>(si) * K;
-        float* gj = gq_.data() + static_cast<Index>(sj) * K;
-        for (int k = 0; k < K; ++k) {
-          gu[k] += -G * (qi[k] - qj[k]);
-          gi[k] += -G * pu[k];
-          gj[k] += G * pu[k];
-        }
-        if (shared) {
-          for (int k = 0; k < K; ++k) gu[k] -= er_(s, k);
-        }
-      }
-      if (!shared) {
-        float* gt = gth_.data() + static_cast<Index>(su) * V;
-        for (int k = 0; k < V; ++k) gt[k] -= er_(s, k);
-      }
+      const float* __restrict er = er_.row(s).data();
+      if (K && adv) accumulate_id_gradients(t, s, G);
+      if (K && shared) axpy(gu_.data() + static_cast<Index>(su) * K, -1.0f, er, K);
+      if (!shared) axpy(gth_.data() + static_cast<Index>(su) * V, -1.0f, er, V);
     }
     // Regularisation: reg * row per touch.
     for (int k = 0; k < nu; ++k) {
@@ -296,6 +364,21 @@ class VBatchStep {
     }
   }
 
+  // The ID part's gradient of triple s (batch slot order), weight G = -d l / d x:
+  // d/dp_u = -G (q_i - q_j), d/dq_i = -G p_u, d/dq_j = G p_u (regularisation is added per row later).
+  ADVREC_INLINE void accumulate_id_gradients(const Triple& t, int s, float G) {
+    const int K = K_;
+    const float* __restrict pu = p_.user_factors + static_cast<Index>(t.u) * K;
+    const float* __restrict qi = p_.item_factors + static_cast<Index>(t.i) * K;
+    const float* __restrict qj = p_.item_factors + static_cast<Index>(t.j) * K;
+    float* __restrict gu = gu_.data() + static_cast<Index>(slot_u_[s]) * K;
+#pragma omp simd
+    for (int k = 0; k < K; ++k) gu[k] -= G * (qi[k] - qj[k]);
+    // Two loops: gi and gj are distinct slots (i != j), but the loops need not rely on it.
+    axpy(gq_.data() + static_cast<Index>(slot_i_[s]) * K, -G, pu, K);
+    axpy(gq_.data() + static_cast<Index>(slot_j_[s]) * K, G, pu, K);
+  }
+
   // One optimiser step per touched row and one for E (Hogwild writes across threads).
   void apply(VBPRParams& p) {
     const Optimizer opt = c_.optimizer;
@@ -305,14 +388,28 @@ class VBatchStep {
     for (int d = 0; d < D; ++d)
       apply_row(p.projection + static_cast<Index>(d) * V, row(p.projection_accum, d, V), ge_.row(d).data(), V, lr, opt);
     if (p.visual_bias) apply_row(p.visual_bias, p.visual_bias_accum, gvb_.data(), D, lr, opt);
+    const std::vector<std::int32_t>& urows = users_.rows();
     for (int k = 0; k < users_.size(); ++k) {
-      const Index u = users_.rows()[static_cast<size_t>(k)];
+      const Index u = urows[static_cast<size_t>(k)];
+      if (k + kRowPrefetch < users_.size()) {
+        const Index up = urows[static_cast<size_t>(k + kRowPrefetch)];
+        if (K) prefetch_span(p.user_factors + up * K, K);
+        if (K && p.user_accum) prefetch_span(p.user_accum + up * K, K);
+        if (!shared) prefetch_span(p.user_visual + up * V, V);
+        if (!shared && p.user_visual_accum) prefetch_span(p.user_visual_accum + up * V, V);
+      }
       if (K) apply_row(p.user_factors + u * K, row(p.user_accum, u, K), gu_.data() + static_cast<Index>(k) * K, K, lr, opt);
       if (!shared)
         apply_row(p.user_visual + u * V, row(p.user_visual_accum, u, V), gth_.data() + static_cast<Index>(k) * V, V, lr, opt);
     }
+    const std::vector<std::int32_t>& irows = items_.rows();
     for (int k = 0; k < items_.size(); ++k) {
-      const Index i = items_.rows()[static_cast<size_t>(k)];
+      const Index i = irows[static_cast<size_t>(k)];
+      if (K && k + kRowPrefetch < items_.size()) {
+        const Index ip = irows[static_cast<size_t>(k + kRowPrefetch)];
+        prefetch_span(p.item_factors + ip * K, K);
+        if (p.item_accum) prefetch_span(p.item_accum + ip * K, K);
+      }
       if (K) apply_row(p.item_factors + i * K, row(p.item_accum, i, K), gq_.data() + static_cast<Index>(k) * K, K, lr, opt);
       if (p.item_bias) apply_scalar(p.item_bias[i], row(p.bias_accum, i, 1), gb_[static_cast<size_t>(k)], lr, opt);
     }
@@ -347,7 +444,7 @@ class VBatchStep {
   const VBPRTrainConfig& c_;
   const int D_, K_, V_, B_;
   RowSlots users_, items_;
-  RowMatrixF diffc_, th_, w_, a_, r_, er_, ge_, delta_;
+  RowMatrixF diffc_, th_, w_, a_, r_, er_, pa_, gram_, ge_, delta_, dproj_;
   Eigen::VectorXf gvb_;
   std::vector<int> slot_u_, slot_i_, slot_j_, cnt_u_, cnt_i_;
   std::vector<float> x_, G_, gu_, gth_, gq_, gb_;
