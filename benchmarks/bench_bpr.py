@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -72,7 +73,7 @@ def write_csr(train, path: Path) -> None:
 def run_reference(exe, csr_path, args, threads, check=True):
     """One ref_bpr run; its CPU time is the child's, so it is logged here rather than by timed()."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load_before = __import__("os").getloadavg()[0]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     out = subprocess.run([str(exe), str(csr_path), str(args.epochs), str(threads), str(args.factors), str(args.lr),
                           str(args.reg), "check" if check else "nocheck"], check=True, capture_output=True,
@@ -85,7 +86,7 @@ def run_reference(exe, csr_path, args, threads, check=True):
         raise SystemExit("ref_bpr diverged")
     RUN_LOG.append({"label": f"ref_bpr{'' if check else '_nocheck'}/{threads}", "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
                     "loadavg_before": round(load_before, 2),
-                    "loadavg_after": round(__import__("os").getloadavg()[0], 2), "threads": threads,
+                    "loadavg_after": round(os.getloadavg()[0], 2), "threads": threads,
                     "starved": bool(cpu < 0.7 * threads * wall)})
     # The loop's own clock excludes reading the file and allocating: the training time proper.
     return result["seconds"]

@@ -151,10 +151,9 @@ class TripleSampler {
   };
 
   Index draw_pair() { return static_cast<Index>(rng_.uniform(static_cast<std::uint64_t>(index_.nnz()))); }
-  std::int32_t draw_negative_now() {
-    return popularity_ ? index_.pair(draw_pair()).i
-                       : static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(index_.n_items())));
-  }
+  std::int32_t draw_item() { return static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(index_.n_items()))); }
+  // A redraw after a rejection: not pipelined (rejections are rare).
+  std::int32_t draw_negative_now() { return popularity_ ? index_.pair(draw_pair()).i : draw_item(); }
 
   void advance() {
     Slot& fresh = ring_[head_ & (kRing - 1)];
@@ -169,8 +168,7 @@ class TripleSampler {
       const UserItem pr = index_.pair(mid.e);
       mid.t.u = pr.u;
       mid.t.i = pr.i;
-      mid.t.j = popularity_ ? index_.pair(mid.e_neg).i
-                            : static_cast<std::int32_t>(rng_.uniform(static_cast<std::uint64_t>(index_.n_items())));
+      mid.t.j = popularity_ ? index_.pair(mid.e_neg).i : draw_item();  // that pair was prefetched at the start
       index_.prefetch_membership(mid.t.u, mid.t.j);
     }
     if (filled_ >= kRows) {
@@ -184,7 +182,6 @@ class TripleSampler {
   Triple finish(const Slot& slot) {
     Triple t = slot.t;
     if (index_.user_full(t.u)) return t;
-    // Rejection is rare (a user holds a small fraction of the items); a redraw is not prefetched.
     while (index_.contains(t.u, t.j)) t.j = draw_negative_now();
     t.ok = true;
     return t;
