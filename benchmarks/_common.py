@@ -43,6 +43,12 @@ def machine() -> dict:
     return info
 
 
+def _cpu_seconds() -> float:
+    """User + system time of this process and of its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 #: Every timing taken by :func:`timed` in this process, with its CPU time and the load around it;
 #: :func:`write_result` attaches them, so no benchmark JSON lacks its conditions.
 RUN_LOG: list = []
@@ -50,13 +56,14 @@ RUN_LOG: list = []
 
 def timed(fn, threads: int | None = None, label: str | None = None):
     """Runs ``fn()`` once; returns ``(wall seconds, result)`` and logs wall and CPU time (all threads
-    of this process) with the 1-minute load average before and after. ``threads``: the threads the
+    of this process and of the child processes it waited for, e.g. a compiled reference run by
+    ``subprocess.run``) with the 1-minute load average before and after. ``threads``: the threads the
     run was meant to use; a run whose CPU time is below 0.7 x threads x wall is flagged
     ``starved`` (it did not get its cores: the machine was busy)."""
     load_before = os.getloadavg()[0]
-    cpu0, start = time.process_time(), time.perf_counter()
+    cpu0, start = _cpu_seconds(), time.perf_counter()
     out = fn()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
     entry = {"label": label, "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
              "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2)}
     if threads:

@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 import advrec
-from _common import HERE, RUN_LOG, data_dir, median, peak_rss_mb, timed, write_result
+from _common import HERE, data_dir, median, peak_rss_mb, timed, write_result
 
 
 class _Frozen(advrec.BPRMF):
@@ -71,24 +68,15 @@ def write_csr(train, path: Path) -> None:
 
 
 def run_reference(exe, csr_path, args, threads, check=True):
-    """One ref_bpr run; its CPU time is the child's, so it is logged here rather than by timed()."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    out = subprocess.run([str(exe), str(csr_path), str(args.epochs), str(threads), str(args.factors), str(args.lr),
-                          str(args.reg), "check" if check else "nocheck"], check=True, capture_output=True,
-                         text=True).stdout
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    """One ref_bpr run (logged by timed(), whose CPU time includes the child's); returns the loop's
+    own clock, which excludes reading the file and allocating: the training time proper."""
+    cmd = [str(exe), str(csr_path), str(args.epochs), str(threads), str(args.factors), str(args.lr), str(args.reg),
+           "check" if check else "nocheck"]
+    _, out = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, text=True).stdout, threads=threads,
+                   label=f"ref_bpr{'' if check else '_nocheck'}/{threads}")
     result = json.loads(out)
     if not result["finite"]:
         raise SystemExit("ref_bpr diverged")
-    RUN_LOG.append({"label": f"ref_bpr{'' if check else '_nocheck'}/{threads}", "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
-                    "loadavg_before": round(load_before, 2),
-                    "loadavg_after": round(os.getloadavg()[0], 2), "threads": threads,
-                    "starved": bool(cpu < 0.7 * threads * wall)})
-    # The loop's own clock excludes reading the file and allocating: the training time proper.
     return result["seconds"]
 
 

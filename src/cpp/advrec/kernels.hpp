@@ -10,6 +10,7 @@
 #include "advrec/types.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #define ADVREC_INLINE inline __attribute__((always_inline))
@@ -28,6 +29,22 @@ ADVREC_INLINE float dot(const float* __restrict a, const float* __restrict b, in
 ADVREC_INLINE void axpy(float* __restrict y, float alpha, const float* __restrict x, int d) {
 #pragma omp simd
   for (int k = 0; k < d; ++k) y[k] += alpha * x[k];
+}
+
+// Prefetches every cache line of the n floats at p, each once, whatever p's alignment (trained
+// arrays start on a cache line, so a d = 64 row is exactly 4 lines). Write = 1: the row is about
+// to be updated; Locality: __builtin_prefetch's temporal hint (3 = keep in every level).
+template <int Write = 0, int Locality = 3>
+ADVREC_INLINE void prefetch_floats(const float* p, int n) {
+#if defined(__GNUC__)
+  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
+  const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(p + n - 1) & ~std::uintptr_t{63};
+  for (std::uintptr_t line = first; line <= last; line += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(line), Write, Locality);
+#else
+  (void)p;
+  (void)n;
+#endif
 }
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

@@ -29,13 +29,13 @@ struct PrefetchMFRows {
   const MFParams* p;
   void operator()(std::int32_t u, std::int32_t i, std::int32_t j) const {
     const int d = p->dim;
-    prefetch_row(p->user_factors + static_cast<Index>(u) * d, d);
-    prefetch_row(p->item_factors + static_cast<Index>(i) * d, d);
-    prefetch_row(p->item_factors + static_cast<Index>(j) * d, d);
+    prefetch_floats<1, 1>(p->user_factors + static_cast<Index>(u) * d, d);
+    prefetch_floats<1, 1>(p->item_factors + static_cast<Index>(i) * d, d);
+    prefetch_floats<1, 1>(p->item_factors + static_cast<Index>(j) * d, d);
     if (p->user_accum) {
-      prefetch_row(p->user_accum + static_cast<Index>(u) * d, d);
-      prefetch_row(p->item_accum + static_cast<Index>(i) * d, d);
-      prefetch_row(p->item_accum + static_cast<Index>(j) * d, d);
+      prefetch_floats<1, 1>(p->user_accum + static_cast<Index>(u) * d, d);
+      prefetch_floats<1, 1>(p->item_accum + static_cast<Index>(i) * d, d);
+      prefetch_floats<1, 1>(p->item_accum + static_cast<Index>(j) * d, d);
     }
   }
 };

@@ -196,14 +196,4 @@ class TripleSampler {
   int filled_ = 0;
 };
 
-// Prefetches a parameter row of d floats for writing (rows start on cache lines: 16 floats each).
-inline void prefetch_row(const float* row, int d) {
-#if defined(__GNUC__)
-  for (int k = 0; k < d; k += 16) __builtin_prefetch(row + k, 1, 1);
-#else
-  (void)row;
-  (void)d;
-#endif
-}
-
 }  // namespace advrec

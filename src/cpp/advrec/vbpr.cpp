@@ -22,16 +22,6 @@ struct Triple {
   std::int32_t u, i, j;
 };
 
-// Prefetches the cache lines of a float span (read, keep in all cache levels). Parameter and
-// feature arrays start on a cache line (Python's cache_aligned), so a row of d floats spans
-// ceil(4 d / 64) lines when d * 4 is a multiple of 64 and at most one more otherwise.
-ADVREC_INLINE void prefetch_span(const float* p, int d) {
-  const char* b = reinterpret_cast<const char*>(p);
-  const char* e = reinterpret_cast<const char*>(p + d - 1);
-  for (; b <= e; b += 64) __builtin_prefetch(b, 0, 3);
-  __builtin_prefetch(e, 0, 3);
-}
-
 // Prefetch distances (triples / rows ahead), measured on ml-latest-small with 384-d features: the
 // feature rows come from L3 (24 lines each); the optimiser rows of apply() from L2/L3.
 #ifndef ADVREC_VBPR_FEATURE_PREFETCH
@@ -213,8 +203,8 @@ class VBatchStep {
     x_.resize(static_cast<size_t>(n));
     for (int s = 0; s < n; ++s) {
       if (kFeaturePrefetch > 0 && s + kFeaturePrefetch < n) {
-        prefetch_span(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].i) * D, D);
-        prefetch_span(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].j) * D, D);
+        prefetch_floats(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].i) * D, D);
+        prefetch_floats(p_.features + static_cast<Index>(batch[s + kFeaturePrefetch].j) * D, D);
       }
       const float* __restrict ci = p_.features + static_cast<Index>(batch[s].i) * D;
       const float* __restrict cj = p_.features + static_cast<Index>(batch[s].j) * D;
@@ -249,9 +239,9 @@ class VBatchStep {
       if (K) {
         if (kRowPrefetch > 0 && s + kRowPrefetch < n) {
           const Triple& f = batch[s + kRowPrefetch];
-          prefetch_span(p_.user_factors + static_cast<Index>(f.u) * K, K);
-          prefetch_span(p_.item_factors + static_cast<Index>(f.i) * K, K);
-          prefetch_span(p_.item_factors + static_cast<Index>(f.j) * K, K);
+          prefetch_floats(p_.user_factors + static_cast<Index>(f.u) * K, K);
+          prefetch_floats(p_.item_factors + static_cast<Index>(f.i) * K, K);
+          prefetch_floats(p_.item_factors + static_cast<Index>(f.j) * K, K);
         }
         const float* __restrict pu = p_.user_factors + static_cast<Index>(t.u) * K;
         const float* __restrict qi = p_.item_factors + static_cast<Index>(t.i) * K;
@@ -393,10 +383,10 @@ class VBatchStep {
       const Index u = urows[static_cast<size_t>(k)];
       if (k + kRowPrefetch < users_.size()) {
         const Index up = urows[static_cast<size_t>(k + kRowPrefetch)];
-        if (K) prefetch_span(p.user_factors + up * K, K);
-        if (K && p.user_accum) prefetch_span(p.user_accum + up * K, K);
-        if (!shared) prefetch_span(p.user_visual + up * V, V);
-        if (!shared && p.user_visual_accum) prefetch_span(p.user_visual_accum + up * V, V);
+        if (K) prefetch_floats(p.user_factors + up * K, K);
+        if (K && p.user_accum) prefetch_floats(p.user_accum + up * K, K);
+        if (!shared) prefetch_floats(p.user_visual + up * V, V);
+        if (!shared && p.user_visual_accum) prefetch_floats(p.user_visual_accum + up * V, V);
       }
       if (K) apply_row(p.user_factors + u * K, row(p.user_accum, u, K), gu_.data() + static_cast<Index>(k) * K, K, lr, opt);
       if (!shared)
@@ -407,8 +397,8 @@ class VBatchStep {
       const Index i = irows[static_cast<size_t>(k)];
       if (K && k + kRowPrefetch < items_.size()) {
         const Index ip = irows[static_cast<size_t>(k + kRowPrefetch)];
-        prefetch_span(p.item_factors + ip * K, K);
-        if (p.item_accum) prefetch_span(p.item_accum + ip * K, K);
+        prefetch_floats(p.item_factors + ip * K, K);
+        if (p.item_accum) prefetch_floats(p.item_accum + ip * K, K);
       }
       if (K) apply_row(p.item_factors + i * K, row(p.item_accum, i, K), gq_.data() + static_cast<Index>(k) * K, K, lr, opt);
       if (p.item_bias) apply_scalar(p.item_bias[i], row(p.bias_accum, i, 1), gb_[static_cast<size_t>(k)], lr, opt);
