@@ -37,6 +37,7 @@ import copy
 import time
 
 import numpy as np
+import pandas as pd
 
 import advrec
 from _common import data_dir, peak_rss_mb, timed, write_result
@@ -85,8 +86,11 @@ def run_validated(args):
     train_full, test = load()
     train, valid = advrec.split.leave_one_out(train_full, by="time")
     valid_sel = subsample_users(valid, args.val_users, seed)
-    select = dict(eval_set=(valid_sel, 100), eval_every=args.eval_every, patience=args.patience,
-                  eval_metrics=("hr", "ndcg"), monitor="ndcg@100")
+    # SASRec from scratch is checked every --sas-eval-every epochs; the continued runs (which start
+    # converged and move faster) every --eval-every. Both stop after --patience checks without gain.
+    select_sas = dict(eval_set=(valid_sel, 100), eval_every=args.sas_eval_every, patience=args.patience,
+                      eval_metrics=("hr", "ndcg"), monitor="ndcg@100")
+    select = dict(select_sas, eval_every=args.eval_every)
     sas_kw = dict(factors=64, maxlen=args.maxlen, blocks=2, heads=1, dropout=args.dropout, lr=args.sas_lr,
                   batch_size=args.batch_size, lazy_adam=args.lazy_adam, num_threads=T, seed=seed,
                   show_progress=False)
@@ -110,7 +114,7 @@ def run_validated(args):
               f"NDCG@10 {r['ndcg@10']:.4f}", flush=True)
         return m
 
-    _, sas = timed(lambda: advrec.SASRec(epochs=args.sas_epochs, **sas_kw).fit(train, **select), threads=T,
+    _, sas = timed(lambda: advrec.SASRec(epochs=args.sas_epochs, **sas_kw).fit(train, **select_sas), threads=T,
                    label="SASRec until validation stops improving")
     tested("SASRec", sas)
     _, more = timed(lambda: advrec.SASRec(epochs=args.adv_epochs, **sas_kw).fit(train, init=sas, **select),
@@ -148,15 +152,20 @@ def run_validated(args):
         print(f"[seed {seed}] {mode}: validation NDCG@100 by eps {pick['scores']} -> {pick['choice']:g}", flush=True)
 
     if args.robustness:
-        attacks = ("fgsm", "iterative", "random")
         users = None
         if args.attack_users:  # a seeded sample of test users: each attacked model costs a full evaluation
             users = np.sort(np.random.default_rng(seed).choice(np.unique(test.users), size=args.attack_users,
                                                                replace=False))
-        _, table = timed(lambda: advrec.robustness(models, train_full, test, eps=args.attack_eps, attacks=attacks,
-                                                  k=(10, 100), metrics=("hr", "ndcg"), seed=seed, num_threads=T,
-                                                  show_progress=False, evaluate_options={"users": users}),
-                         threads=T, label="robustness")
+        def attacked(attacks, eps):
+            return advrec.robustness(models, train_full, test, eps=eps, attacks=attacks, k=(10, 100),
+                                     metrics=("hr", "ndcg"), seed=seed, num_threads=T, show_progress=False,
+                                     evaluate_options={"users": users})
+
+        # The iterative attack costs 10 passes over every training sequence per (model, eps) - most
+        # of this section's CPU - so it runs at --iterative-eps only; FGSM and random at every eps.
+        _, fast = timed(lambda: attacked(("fgsm", "random"), args.attack_eps), threads=T, label="robustness fgsm/random")
+        _, slow = timed(lambda: attacked(("iterative",), args.iterative_eps), threads=T, label="robustness iterative")
+        table = pd.concat([fast, slow[slow.attack != "none"]], ignore_index=True)
         out["robustness"] = table.to_dict(orient="records")
         out["robustness_users"] = "all test users" if users is None else f"{len(users)} random test users (seeded)"
         show = table[table.metric == "ndcg@100"]
@@ -208,16 +217,20 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bpr-epochs", type=int, default=20)
     ap.add_argument("--amf-epochs", type=int, default=5)
-    ap.add_argument("--sas-epochs", type=int, default=40)
+    ap.add_argument("--sas-epochs", type=int, default=None,
+                    help="SASRec epochs (Table 2 mode: 40); --validate: the cap, default 200 (the SASRec code's 201)")
     ap.add_argument("--sas-lr", type=float, default=0.001)
     ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--maxlen", type=int, default=50)
     ap.add_argument("--lazy-adam", action="store_true")
-    ap.add_argument("--adv-epochs", type=int, default=10)
+    ap.add_argument("--adv-epochs", type=int, default=None,
+                    help="further epochs of continued SASRec / ASASRec (Table 2 mode: 10); --validate: the cap, default 50")
     ap.add_argument("--eps", default="0.5", help="comma list; one ASASRec per value and mode")
     ap.add_argument("--reg-adv", type=float, default=1.0)
-    ap.add_argument("--eval-every", type=int, default=10)
+    ap.add_argument("--eval-every", type=int, default=None,
+                    help="Table 2 mode: test curve cadence (10); --validate: cadence of the continued runs (5)")
+    ap.add_argument("--sas-eval-every", type=int, default=10, help="--validate: cadence of SASRec from scratch")
     ap.add_argument("--mode-epochs", type=int, default=5, help="epochs of the Hogwild vs sync comparison")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: mf,adv,modes")
     ap.add_argument("--tag", default="", help="suffix of the result file (results/sao_<tag>.json)")
@@ -225,20 +238,33 @@ def main():
     ap.add_argument("--validate", action="store_true", help="the validation protocol (see the docstring)")
     ap.add_argument("--val-users", type=int, default=5000, help="--validate: validation on this many random users")
     ap.add_argument("--patience", type=int, default=3, help="--validate: evaluations without improvement")
-    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.05, 0.1, 0.25],
+    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.25, 0.5, 1.0],
                     help="--validate: ASASRec eps candidates (relative to the median item-embedding norm)")
     ap.add_argument("--eps-absolute", action="store_true", help="--validate: --eps-grid values are absolute eps")
     ap.add_argument("--fix-eps", default="", help="--validate: e.g. paper=0.1,output=0.25 (chosen on another seed)")
     ap.add_argument("--robustness", action="store_true", help="--validate: attack table")
-    ap.add_argument("--attack-users", type=int, default=0, help="--robustness: evaluate on this many random test "
-                    "users (0: all)")
+    ap.add_argument("--attack-users", type=int, default=5000, help="--robustness: evaluate on this many random "
+                    "test users (0: all)")
     ap.add_argument("--combine", default="", help="comma list of seeds of finished --validate runs to merge")
     ap.add_argument("--attack-eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.25, 0.5, 1, 2])
+    ap.add_argument("--iterative-eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.5, 2],
+                    help="--robustness: budgets of the iterative attack (10 gradient passes each)")
     args = ap.parse_args()
     if args.combine:
         return combine_validated(args)
     if args.validate:
+        defaults = dict(sas_epochs=200, adv_epochs=50, eval_every=5)
+        if args.quick:
+            defaults = dict(sas_epochs=4, adv_epochs=2, eval_every=1)
+            args.sas_eval_every, args.val_users, args.attack_users = 2, 300, 300
+            args.tag = args.tag or "quick"
+        for key, value in defaults.items():
+            if getattr(args, key) is None or args.quick:
+                setattr(args, key, value)
         return run_validated(args)
+    for key, value in dict(sas_epochs=40, adv_epochs=10, eval_every=10).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.quick:
         args.bpr_epochs, args.amf_epochs, args.sas_epochs, args.adv_epochs, args.mode_epochs = 2, 1, 2, 1, 1
         args.eval_every = 1

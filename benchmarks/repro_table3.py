@@ -89,7 +89,7 @@ def run_one(dataset: str, model: str, seed: int, args) -> dict:
     select = dict(eval_set=(valid, 100), eval_every=every, patience=patience, eval_metrics=("ndcg",),
                   monitor=MONITOR)
     common = dict(num_threads=args.threads, seed=seed, show_progress=False)
-    bpr_file = CACHE / f"{dataset}_bpr_s{seed}.npz"
+    bpr_file = CACHE / f"{dataset}_bpr_s{seed}{'_quick' if args.quick else ''}.npz"  # a check must not replace a real run's
     info: dict = {"cadence": {"every": every, "patience": patience, "max_epochs": cap}}
 
     def bpr_init():

@@ -1,24 +1,32 @@
-"""Runs every multi-seed reproduction with one command and prints where the results went.
+"""Runs every multi-seed reproduction of the four papers with one command.
 
-    nice -n 10 python benchmarks/reproduce_all.py --seeds 3            # the fast set (ml-latest-small + synthetic)
-    nice -n 10 python benchmarks/reproduce_all.py --seeds 3 --large    # also APR on Video and Gowalla
+    python benchmarks/reproduce_all.py --seeds 3                      # the fast set (ml-latest-small + synthetic)
+    python benchmarks/reproduce_all.py --seeds 3 --large --jobs 2     # + APR on Video/Gowalla, SAO on Video, Table 3
+    python benchmarks/reproduce_all.py --seeds 3 --large --dry-run    # print the plan and the measured costs
 
-Steps (each a script of this folder, each writing its JSON to benchmarks/results/):
+Every step is one process of a script of this folder with one engine thread, and writes its JSON
+to ``benchmarks/results/``. Steps that do not depend on each other run ``--jobs`` at a time (one
+per core is the most efficient use of the machine: the engines scale well, but one thread per
+process leaves no synchronisation and no idle core while a process evaluates in Python), longest
+first; a merge step ("combine") starts when every seed it merges has finished. Each step's own
+command is printed, so any single cell can be rerun alone.
+
+The fast set:
 
 1. ``repro_apr.py --datasets ml-latest-small`` — APR/AMF vs continued MF-BPR, eps on validation;
-2. ``repro_amr.py --max-tags 100 --eps-grid 0.1,1.0 --cadence 5,3,300,100,100`` — AMR vs VBPR (eq. 4)
-   on ml-latest-small, eps on validation;
-3. ``amr_synthetic.py`` — the controlled AMR experiment (feature noise 0, 1, 2, 4);
-4. with ``--large``: ``repro_apr.py --datasets video`` and ``--datasets gowalla`` with ``--eps-grid 0.5``
-   (the paper's eps, fixed a priori; epochs still chosen on validation, on 5,000 random validation users).
+2. ``repro_amr.py`` — AMR vs VBPR (eq. 4) on ml-latest-small, eps on validation;
+3. ``amr_synthetic.py`` — the controlled AMR experiment (feature noise 0, 1, 2, 4).
 
-Expected cost (1 engine thread per step, measured CPU time, 3 seeds): APR on ml-latest-small 156
-CPU-s, AMR on ml-latest-small 237 CPU-s, the controlled AMR experiment 91 CPU-s: about 8 CPU-minutes,
-i.e. about 10 minutes on an idle 2-core machine (the 60-minute target holds for the fast set). On
-the shared machine they were measured on (load average 10-30 on 2 cores, runs at nice 10) wall
-time was 10-40x the CPU time. ``--large``: APR on Video costs 3.0 CPU-minutes per seed at 2 threads
-(``--val-users 5000``; 24 minutes wall per seed at load 5-19 with nice 19); Gowalla was not measured
-(about 2x Video's per-seed cost expected: 3.6x the interactions, 1.7x the items per evaluation).
+``--large`` adds, one step per seed, then a merge per experiment:
+
+4. APR on Video and on Gowalla (``repro_apr.py``, the paper's eps 0.5; epochs on validation);
+5. SAO on Video (``repro_sao.py --validate --robustness``: SASRec until validation stops
+   improving, continued SASRec vs ASASRec in both perturbation modes, eps on validation, attacks);
+6. APR Table 3 with every row on Video and Gowalla (``repro_table3.py``).
+
+``MEASURED_CPU_SECONDS`` holds each step's CPU time from the runs behind the README (one engine
+thread unless noted); ``--dry-run`` prints the plan with them and the wall time a perfect
+``--jobs``-way schedule would need, which is the number to compare with the 60-minute goal.
 """
 
 from __future__ import annotations
@@ -27,47 +35,149 @@ import argparse
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List
 
 from _common import write_result
 from _repro import Clock
 
 HERE = Path(__file__).resolve().parent
 
+# CPU seconds per step as measured for the README's tables (see each result JSON's "time").
+# Keys are step names without the seed suffix. Used for ordering (longest first) and --dry-run.
+MEASURED_CPU_SECONDS = {
+    "apr_ml-latest-small": 156, "amr_ml-latest-small": 237, "amr_synthetic": 91,
+    "apr_video": 180, "apr_gowalla": 420, "sao_video": 1500,
+    "table3_video": 420, "table3_gowalla": 1200,
+}
+
+
+@dataclass
+class Step:
+    name: str
+    argv: List[str]
+    group: str                        # key of MEASURED_CPU_SECONDS
+    after: List[str] = field(default_factory=list)
+    seeded: bool = True               # a per-seed step, or a merge (cheap)
+
+    def command(self) -> str:
+        return " ".join(["python", "benchmarks/" + self.argv[0], *self.argv[1:]])
+
+    def cost(self) -> float:
+        return MEASURED_CPU_SECONDS.get(self.group, 60) if self.seeded else 1.0
+
+
+def plan(seeds: int, large: bool, quick: bool) -> List[Step]:
+    q = ["--quick"] if quick else []
+    one = ["--threads", "1"]
+    n = ["--seeds", str(seeds)]
+    steps = [
+        Step("apr_ml-latest-small", ["repro_apr.py", "--datasets", "ml-latest-small", *n, *one, *q],
+             "apr_ml-latest-small"),
+        Step("amr_ml-latest-small", ["repro_amr.py", "--max-tags", "100", "--eps-grid", "0.1,1.0",
+                                     "--cadence", "5,3,300,100,100", *n, *one, *q], "amr_ml-latest-small"),
+        Step("amr_synthetic", ["amr_synthetic.py", *n, *one, *q], "amr_synthetic"),
+    ]
+    if not large:
+        return steps
+    for dataset in ("video", "gowalla"):
+        tags = [f"{dataset}_s{s}" for s in range(seeds)]
+        for s, tag in zip(range(seeds), tags):
+            steps.append(Step(f"apr_{tag}", ["repro_apr.py", "--datasets", dataset, "--seed0", str(s), "--seeds", "1",
+                                             "--eps-grid", "0.5", "--no-test-curve", "--val-users", "5000",
+                                             "--tag", tag, *one, *q], f"apr_{dataset}"))
+        if not quick:  # --quick runs write *_quick_* files, which the merges do not read
+            steps.append(Step(f"apr_{dataset}", ["repro_apr.py", "--combine", ",".join(tags), "--tag", dataset],
+                              f"apr_{dataset}", after=[f"apr_{t}" for t in tags], seeded=False))
+    for s in range(seeds):
+        steps.append(Step(f"sao_video_s{s}", ["repro_sao.py", "--validate", "--robustness", "--seed", str(s),
+                                              *one, *q], "sao_video"))
+    if not quick:
+        steps.append(Step("sao_video", ["repro_sao.py", "--combine", ",".join(map(str, range(seeds)))],
+                          "sao_video", after=[f"sao_video_s{s}" for s in range(seeds)], seeded=False))
+    table3 = []
+    for dataset in ("video", "gowalla"):
+        for s in range(seeds):
+            table3.append(f"table3_{dataset}_s{s}")
+            steps.append(Step(table3[-1], ["repro_table3.py", "--dataset", dataset, "--seeds", str(s), *one, *q],
+                              f"table3_{dataset}"))
+    if not quick:
+        steps.append(Step("table3", ["repro_table3.py", "--summarise"], "table3", after=table3, seeded=False))
+    return steps
+
+
+def run(steps: List[Step], jobs: int) -> dict:
+    """Runs the steps ``jobs`` at a time, longest first among those whose dependencies finished;
+    a failed step fails its dependants (they are not started) but not the others."""
+    pending = sorted(steps, key=lambda st: -st.cost())
+    running, report = {}, {}
+    while pending or running:
+        done = {name for name, r in report.items() if r["returncode"] == 0}
+        failed = {name for name, r in report.items() if r["returncode"] != 0}
+        for st in [st for st in pending if set(st.after) & failed]:
+            pending.remove(st)
+            report[st.name] = {"command": st.command(), "returncode": None, "skipped": "a dependency failed"}
+        ready = [st for st in pending if set(st.after) <= done]
+        while ready and len(running) < jobs:
+            st = ready.pop(0)
+            pending.remove(st)
+            print(f"== start {st.name}: {st.command()}", flush=True)
+            running[st.name] = (st, Clock(), subprocess.Popen([sys.executable, *st.argv], cwd=HERE))
+        if not running:
+            if pending:  # only steps waiting on a failed or missing dependency remain
+                for st in pending:
+                    report[st.name] = {"command": st.command(), "returncode": None, "skipped": "unmet dependency"}
+                pending.clear()
+            break
+        time.sleep(0.5)
+        for name, (st, clock, proc) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            # Clock counts waited-for children: only this child has finished since `clock` started
+            # when jobs == 1; with more jobs the per-step CPU comes from the step's own JSON.
+            report[name] = {"command": st.command(), "returncode": proc.returncode, **clock.report()}
+            print(f"== done {name}: exit {proc.returncode}, {report[name]['wall_seconds']:.0f} s wall", flush=True)
+    return report
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="engine threads per run (the steps run one after another)")
-    ap.add_argument("--large", action="store_true", help="also APR on Video and Gowalla (hours under load)")
+    ap.add_argument("--jobs", type=int, default=2, help="steps run at once (one engine thread each)")
+    ap.add_argument("--large", action="store_true", help="also Video and Gowalla (APR, SAO, Table 3)")
     ap.add_argument("--quick", action="store_true", help="a few epochs per stage, to check the pipeline")
+    ap.add_argument("--dry-run", action="store_true", help="print the plan and its measured cost, run nothing")
+    ap.add_argument("--only", default="", help="comma list of step-name prefixes to run (e.g. sao_video,apr_gowalla); "
+                    "dependencies outside the selection are taken as done")
+    ap.add_argument("--tag", default="", help="suffix of the report file (results/reproduce_all_<tag>.json)")
     args = ap.parse_args()
-    common = ["--seeds", str(args.seeds), "--threads", str(args.threads)] + (["--quick"] if args.quick else [])
-    steps = [
-        ("apr_ml-latest-small", ["repro_apr.py", "--datasets", "ml-latest-small"]),
-        ("amr_ml-latest-small", ["repro_amr.py", "--max-tags", "100", "--eps-grid", "0.1,1.0",
-                                 "--cadence", "5,3,300,100,100"]),
-        ("amr_synthetic", ["amr_synthetic.py"]),
-    ]
-    if args.large:
-        steps.append(("apr_video", ["repro_apr.py", "--datasets", "video", "--eps-grid", "0.5",
-                                    "--no-test-curve", "--val-users", "5000", "--tag", "video"]))
-        steps.append(("apr_gowalla", ["repro_apr.py", "--datasets", "gowalla", "--eps-grid", "0.5",
-                                      "--no-test-curve", "--val-users", "5000", "--tag", "gowalla"]))
+    if args.jobs < 1:
+        ap.error("--jobs must be >= 1")
+    steps = plan(args.seeds, args.large, args.quick)
+    if args.only:
+        prefixes = tuple(args.only.split(","))
+        steps = [st for st in steps if st.name.startswith(prefixes)]
+        if not steps:
+            ap.error(f"--only {args.only!r} selects no step; --dry-run lists them")
+        chosen = {st.name for st in steps}
+        for st in steps:
+            st.after = [a for a in st.after if a in chosen]
+    if args.dry_run:
+        total = sum(st.cost() for st in steps)
+        longest = max(st.cost() for st in steps)
+        for st in sorted(steps, key=lambda st: -st.cost()):
+            print(f"{st.cost():7.0f} CPU-s  {st.command()}" + (f"   (after {', '.join(st.after)})" if st.after else ""))
+        print(f"total {total / 60:.0f} CPU-minutes; on {args.jobs} cores at best "
+              f"{max(total / args.jobs, longest) / 60:.0f} minutes wall")
+        return
     clock = Clock()
-    report = {}
-    for name, cmd in steps:
-        step = Clock()
-        print(f"== {name}: {' '.join(cmd + common)}", flush=True)
-        rc = subprocess.run([sys.executable, *cmd, *common], cwd=HERE).returncode
-        report[name] = {"command": " ".join(["python", "benchmarks/" + cmd[0], *cmd[1:], *common]), "returncode": rc,
-                        **step.report()}
-        print(f"== {name}: exit {rc}, {report[name]['wall_seconds']:.0f} s wall, "
-              f"{report[name]['cpu_seconds']:.0f} s CPU", flush=True)
-    write_result("reproduce_all" + ("_quick" if args.quick else ""),
+    report = run(steps, args.jobs)
+    write_result("reproduce_all" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else ""),
                  {"args": vars(args), "steps": report, "time": clock.report(),
                   "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
-    if any(r["returncode"] for r in report.values()):
+    if any(r["returncode"] != 0 for r in report.values()):
         sys.exit(1)
 
 

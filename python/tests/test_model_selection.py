@@ -45,8 +45,11 @@ def test_the_best_validation_epoch_is_restored_exactly(split, name):
     callback, states, scores = _record(model, users)
     model.fit(train, eval_set=(valid, 10), callback=callback)
     n = len(model.history_)
-    assert n == len(states) and all("val_ndcg@10" in h for h in model.history_)
-    values = [h["val_ndcg@10"] for h in model.history_]
+    # Adversarial models select over their adversarial epochs only: clean pre-training is not validated.
+    pretraining = model._pretraining_phases
+    assert n == len(states)
+    assert all(("val_ndcg@10" in h) == (h["phase"] not in pretraining) for h in model.history_)
+    values = [h.get("val_ndcg@10", -np.inf) for h in model.history_]
     best = int(np.argmax(values)) + 1  # first maximum: ties keep the earlier epoch
     assert model.best_epoch_ == best and model.best_score_ == pytest.approx(max(values))
     assert model._epochs_done == n  # the history and the epoch counter keep every epoch run
@@ -57,6 +60,19 @@ def test_the_best_validation_epoch_is_restored_exactly(split, name):
     np.testing.assert_array_equal(model.score(users), scores[best - 1])  # no stale cache
     res = advrec.evaluate(model, train, valid, k=10, metrics=("hr", "ndcg"), show_progress=False)
     assert res.summary["ndcg@10"] == pytest.approx(model.best_score_, abs=1e-6)
+
+
+def test_adversarial_fits_select_over_the_adversarial_phase_only(split):
+    # Patience 1 after the first evaluation would stop a validated pre-training at once; the fit
+    # must still run every clean epoch and reach the adversarial phase, and best_epoch_ must be
+    # an adversarial epoch (restoring a clean epoch would return plain BPR under AMF's name).
+    train, valid, _ = split
+    amf = advrec.AMF(factors=16, lr=0.3, epochs=6, pretrain_epochs=5, eps=0.3, **_common())
+    amf.fit(train, eval_set=(valid, 10), patience=1)
+    phases = [h["phase"] for h in amf.history_]
+    assert phases[:5] == [amf._clean_phase] * 5 and phases[5] == amf._adversarial_phase == "apr"
+    assert amf.best_epoch_ > 5
+    assert amf._pretraining_phases == ("bpr",)
 
 
 def test_the_fixture_settings_do_exercise_a_restore(split):

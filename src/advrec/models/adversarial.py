@@ -46,6 +46,16 @@ class Adversarial:
     #: allowed values of ``perturb``; empty when the model has one placement
     _perturb_choices: Tuple[str, ...] = ()
 
+    @property
+    def _pretraining_phases(self) -> Tuple[str, ...]:
+        # The clean pre-training of a fit without ``init`` runs its fixed number of epochs and is
+        # not validated: with ``eval_set``/``patience`` the selection is over the adversarial
+        # epochs only, so an AMF/AMR/ASASRec fit can neither stop before its adversarial phase
+        # nor be restored to a clean epoch (which would return the clean model under the
+        # adversarial model's name). To select the clean model's epochs on validation too, fit
+        # the clean model with ``eval_set`` and pass it as ``init=``, as the reproductions do.
+        return (self._clean_phase,)
+
     def _validate_hyper(self) -> None:
         super()._validate_hyper()
         if self.eps is not None:

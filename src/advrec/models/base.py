@@ -783,7 +783,9 @@ class EpochTrained(Recommender):
             every ``eval_every`` epochs (default 1) at cut-off(s) ``k`` (default ``eval_k``); at
             the end the model holds the parameters of the best epoch (``best_epoch_``,
             ``best_score_``; ``restore_best=False`` keeps the last ones). ``history_`` keeps
-            every epoch.
+            every epoch. Phases that pre-train parts of the model (NeuMF's GMF/MLP, the clean
+            pre-training of AMF/AMR/ASASRec) run in full and are not validated: selection is
+            over the final model's epochs.
         validation : advrec.Interactions, optional
             Held-out interactions evaluated every ``eval_every`` epochs (full ranking) for
             monitoring only; figures go into ``history_`` as ``val_<metric>@<k>``. Exclusive with
