@@ -88,7 +88,7 @@ def run_validated(args):
     valid_sel = subsample_users(valid, args.val_users, seed)
     # SASRec from scratch is checked every --sas-eval-every epochs; the continued runs (which start
     # converged and move faster) every --eval-every. Both stop after --patience checks without gain.
-    select_sas = dict(eval_set=(valid_sel, 100), eval_every=args.sas_eval_every, patience=args.patience,
+    select_sas = dict(eval_set=(valid_sel, 100), eval_every=args.sas_eval_every, patience=args.sas_patience,
                       eval_metrics=("hr", "ndcg"), monitor="ndcg@100")
     select = dict(select_sas, eval_every=args.eval_every)
     sas_kw = dict(factors=64, maxlen=args.maxlen, blocks=2, heads=1, dropout=args.dropout, lr=args.sas_lr,
@@ -336,6 +336,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=None,
                     help="Table 2 mode: test curve cadence (10); --validate: cadence of the continued runs (5)")
     ap.add_argument("--sas-eval-every", type=int, default=10, help="--validate: cadence of SASRec from scratch")
+    ap.add_argument("--sas-patience", type=int, default=5,
+                    help="--validate: SASRec from scratch stops after this many checks without gain (its validation "
+                         "curve can stall for 30 epochs early on before it climbs again)")
     ap.add_argument("--mode-epochs", type=int, default=5, help="epochs of the Hogwild vs sync comparison")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: mf,adv,modes")
     ap.add_argument("--tag", default="", help="suffix of the result file (results/sao_<tag>.json)")
@@ -365,7 +368,7 @@ def main():
         defaults = dict(sas_epochs=200, adv_epochs=50, eval_every=5)
         if args.quick:
             defaults = dict(sas_epochs=4, adv_epochs=2, eval_every=1)
-            args.sas_eval_every, args.val_users, args.attack_users = 2, 300, 300
+            args.sas_eval_every, args.sas_patience, args.val_users, args.attack_users = 2, 2, 300, 300
             args.tag = args.tag or "quick"
         for key, value in defaults.items():
             if getattr(args, key) is None or args.quick:
