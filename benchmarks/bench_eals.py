@@ -116,10 +116,12 @@ def main():
     X = train.to_csr().astype(np.float32)
 
     def run_implicit(seed):
-        m = AlternatingLeastSquares(factors=args.factors, regularization=args.reg, alpha=args.implicit_alpha,
-                                    iterations=args.iterations, use_cg=not args.implicit_cholesky,
-                                    num_threads=args.threads, random_state=seed, calculate_training_loss=False)
-        with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's
+        # implicit's own advice: its threads, not BLAS's (the model is built inside the limit too,
+        # so its BLAS-threads check sees the setting the fit runs with)
+        with threadpool_limits(1, "blas"):
+            m = AlternatingLeastSquares(factors=args.factors, regularization=args.reg, alpha=args.implicit_alpha,
+                                        iterations=args.iterations, use_cg=not args.implicit_cholesky,
+                                        num_threads=args.threads, random_state=seed, calculate_training_loss=False)
             m.fit(X, show_progress=False)
         return m
 
