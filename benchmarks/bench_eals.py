@@ -34,7 +34,7 @@ import json
 import numpy as np
 
 import advrec
-from _common import RESULTS, RUN_LOG, data_dir, median, peak_rss_mb, timed, write_result
+from _common import RESULTS, RUN_LOG, data_dir, dot_model, median, peak_rss_mb, timed, write_result
 
 NAME = "eals_vs_implicit_gowalla"
 
@@ -73,16 +73,6 @@ def _combine():
     write_result(NAME, {"settings": parts[0]["settings"], "combined_from": [p["benchmark"] for p in parts],
                         "machines": [p["machine"] for p in parts], "conditions": [p.get("conditions") for p in parts],
                         "results": table})
-
-
-def _frozen(user_factors, item_factors, train):
-    """implicit's factors in an EALS shell, so both are evaluated by the same code."""
-    out = advrec.EALS(factors=user_factors.shape[1], show_progress=False)
-    out.n_users, out.n_items = train.n_users, train.n_items
-    out.user_factors = np.ascontiguousarray(user_factors, np.float32)
-    out.item_factors = np.ascontiguousarray(item_factors, np.float32)
-    out._remember_train(train)
-    return out
 
 
 def _quality(model, train, test):
@@ -139,7 +129,7 @@ def main():
             rec, m = _run(lambda: fn(r), args.threads, name)
             runs[name].append(rec)
             if r == 0:
-                model = _frozen(m.user_factors, m.item_factors, train) if name == "implicit_als" else m
+                model = dot_model(m.user_factors, m.item_factors, train) if name == "implicit_als" else m
                 quality[name] = _quality(model, train, test)
             print(f"repeat {r} {name}: {rec['seconds']:.2f}s wall, {rec['cpu_seconds']:.2f}s CPU, "
                   f"load {rec['loadavg_before']:.1f}", flush=True)

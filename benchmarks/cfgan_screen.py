@@ -24,18 +24,8 @@ import time
 import numpy as np
 
 import advrec
-from _common import write_result
+from _common import dot_model, write_result
 from repro_apr import load
-
-
-def _shell(U, V, train):
-    """Fixed user/item vectors in a dot-product model shell, so advrec.evaluate scores them."""
-    m = advrec.EALS(factors=U.shape[1], show_progress=False)
-    m.n_users, m.n_items = train.n_users, train.n_items
-    m.user_factors = np.ascontiguousarray(U, np.float32)
-    m.item_factors = np.ascontiguousarray(V, np.float32)
-    m._remember_train(train)
-    return m
 
 
 def _ndcg(model, train, valid):
@@ -48,7 +38,7 @@ def diagnose(model, train, valid):
     S = U @ V.T
     share = float(S.var(axis=0).mean() / S.var(axis=1).mean())
     common = np.repeat(U.mean(axis=0, keepdims=True), U.shape[0], axis=0)
-    return {"full": _ndcg(model, train, valid), "common_only": _ndcg(_shell(common, V, train), train, valid),
+    return {"full": _ndcg(model, train, valid), "common_only": _ndcg(dot_model(common, V, train), train, valid),
             "personal_var_share": share}
 
 
