@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 
-from _common import data_dir, write_result
+from _common import data_dir, timed, write_result
 
 CHILD = r"""
 import json, resource, sys, numpy as np, advrec
@@ -35,7 +35,8 @@ def main():
     out = {}
     for label, args in (("fit_only", ["none", ""]), ("evaluate_recall_ndcg", ["evaluate", "recall,ndcg"]),
                         ("evaluate_all_metrics", ["evaluate", "hr,ndcg,recall,precision,mrr,map,auc"])):
-        res = subprocess.run([sys.executable, "-c", CHILD, folder, *args], capture_output=True, text=True, check=True)
+        _, res = timed(lambda: subprocess.run([sys.executable, "-c", CHILD, folder, *args], capture_output=True,
+                                              text=True, check=True), threads=2, label=label)
         out[label] = json.loads(res.stdout.strip().splitlines()[-1])
         print(label, out[label])
     out["evaluation_extra_mb"] = out["evaluate_recall_ndcg"]["peak_rss_mb"] - out["fit_only"]["peak_rss_mb"]

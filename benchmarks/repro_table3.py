@@ -202,6 +202,55 @@ def summarise() -> dict:
             "runs": [f"table3/{r['dataset']}_{key_of[r['model']]}_s{r['seed']}.json" for r in runs]}
 
 
+def markdown(summary: dict) -> str:
+    """The README's Table 3 tables, one per dataset, from a ``--summarise`` result."""
+
+    def fmt(stat):
+        return f"{stat['mean']:.4f} ± {stat['sd']:.4f}" if stat["n"] > 1 else f"{stat['mean']:.4f}"
+
+    def p(x):
+        return f"{x:.1g}" if x < 0.01 else f"{x:.2g}"
+
+    out = []
+    for dataset, part in summary["datasets"].items():
+        caps = CADENCE[dataset]
+        out += [f"{dataset} (mean ± sd over seeds; nothing selected on test):", "",
+                "| model | seeds | HR@50 | NDCG@50 | HR@100 | NDCG@100 | NDCG@100 vs MF-BPR (per seed: mean diff, p over "
+                "users; p across seeds) | chosen on validation (epochs; * = the cap) |",
+                "|---|---|---|---|---|---|---|---|"]
+        key_of = {v: k for k, v in LABELS.items()}
+        for name in (LABELS[m] for m in ORDER):
+            row = part["rows"].get(name)
+            if row is None:
+                continue
+            cap = caps.get(key_of[name], (None, None, None))[2]
+            vs = "; ".join(f"s{t['seed']}: {t['mean_difference']:+.4f}, p={p(t['p_users'])}"
+                           for t in row.get("vs_MF-BPR_ndcg@100_per_seed", []))
+            if "vs_MF-BPR_ndcg@100_p_across_seeds" in row:
+                vs += f"; across seeds p={p(row['vs_MF-BPR_ndcg@100_p_across_seeds'])}"
+            # A star marks a best validation epoch at the cap (still improving when stopped). AMF and
+            # IRGAN count their MF-BPR start's epochs too, so their own part is compared with the
+            # cap; NeuMF's count includes its pre-training, so it is not marked.
+            bpr_best = dict(zip(part["rows"]["MF-BPR"]["seeds"], part["rows"]["MF-BPR"]["best_epoch"])) \
+                if "MF-BPR" in part["rows"] else {}
+
+            def at_cap(seed, e, model=key_of[name]):
+                if not cap or model == "neumf":
+                    return False
+                own = e - bpr_best.get(seed, 0) if model in ("amf", "irgan") else e
+                return own >= cap
+
+            chosen = ", ".join(f"{e}{'*' if at_cap(s_, e) else ''}"
+                               for s_, e in zip(row["seeds"], row["best_epoch"]) if e is not None)
+            extra = [c for c in row["chosen"] if c]
+            if extra:
+                chosen += "; " + ", ".join(" ".join(f"{k} {v:g}" for k, v in c.items()) for c in extra)
+            out.append(f"| {name} | {len(row['seeds'])} | {fmt(row['hr@50'])} | {fmt(row['ndcg@50'])} | "
+                       f"{fmt(row['hr@100'])} | {fmt(row['ndcg@100'])} | {vs} | {chosen} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(CADENCE), default="video")
@@ -216,7 +265,9 @@ def main():
     ap.add_argument("--summarise", action="store_true")
     args = ap.parse_args()
     if args.summarise:
-        write_result("repro_table3", summarise())
+        summary = summarise()
+        write_result("repro_table3", summary)
+        print(markdown(summary))
         return
     for seed in (int(s) for s in args.seeds.split(",")):
         for model in args.models.split(","):

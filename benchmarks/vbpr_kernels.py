@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 import advrec
-from _common import data_dir, median, write_result
+from _common import data_dir, median, timed, write_result
 
 
 def main():
@@ -33,14 +33,16 @@ def main():
         for bs in [int(b) for b in args.batches.split(",")]:
             for threads in (1, 2):
                 kw = dict(factors=64, lr=0.05, batch_size=bs, num_threads=threads, seed=0, show_progress=False)
+                label = f"{model_name} batch {bs}, {threads} thread(s)"
                 if model_name == "VBPR":
                     m = advrec.VBPR(epochs=args.epochs, **kw)
-                    m.fit(train, item_features=F)
+                    timed(lambda: m.fit(train, item_features=F), threads=threads, label=label)
                     times = [h["seconds"] for h in m.history_]
                 else:
                     pre = advrec.VBPR(shared_user=True, item_bias=False, visual_bias=False, epochs=args.epochs, **kw)
                     pre.fit(train, item_features=F)
-                    m = advrec.AMR(eps=0.1, epochs=args.epochs, **kw).fit(train, init=pre)
+                    m = advrec.AMR(eps=0.1, epochs=args.epochs, **kw)
+                    timed(lambda: m.fit(train, init=pre), threads=threads, label=label)
                     times = [h["seconds"] for h in m.history_ if h["phase"] == "amr"]
                 res = advrec.evaluate(m, train, test, k=(10,), metrics=("hr", "ndcg"), protocol=proto).summary
                 row = dict(model=model_name, batch_size=bs, threads=threads, epoch_seconds=median(times),

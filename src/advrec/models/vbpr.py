@@ -22,11 +22,11 @@ Training kernels (``batch_size``). Every triple touches all of E (D x visual_fac
 hot spot. Two kernels exist: ``batch_size=1`` updates every parameter per triple, Hogwild across
 threads (E included); ``batch_size > 1`` lets each thread accumulate a mini-batch and compute E's
 work as GEMMs (E (c_i - c_j) for the batch, the batch's rank-1 updates summed as R^T Theta, and
-E r for the user gradients), then apply one optimiser step to E and one per touched row. Measured
-on ml-latest-small with 384-d MiniLM features, K = 64, 15 epochs (benchmarks/vbpr_kernels.py):
-per-triple 3.0-3.4 s/epoch, mini-batch 0.36-0.66 s/epoch (5-9x faster), with the same validation
-NDCG@10 within noise (VBPR 0.131 vs 0.130-0.134; AMR 0.158-0.160 vs 0.158-0.160). The default is the
-mini-batch kernel with the papers' batch of 512.
+E r for the user gradients), then apply one optimiser step to E and one per touched row. The
+mini-batch kernel is several times faster than the per-triple one at the same validation NDCG@10
+(benchmarks/vbpr_kernels.py compares them; benchmarks/bench_vbpr.py times the default against
+cornac, with the figures in the README). The default is the mini-batch kernel with the papers'
+batch of 512.
 """
 
 from __future__ import annotations
