@@ -61,35 +61,41 @@ RowMatrixF gram(const float* X, std::int32_t rows, int d, const float* weight, i
   return total.cast<float>();
 }
 
-// Eight floats in one value: a vector register (two on SSE2-only builds), written once for every
-// instruction set with the GCC/Clang vector extension. Lane l of an accumulator sums the partners
-// j = l (mod 8) and the lanes are added in a fixed tree, so a row's sums do not depend on threads.
-// (-Wpsabi: passing such a value changes the ABI where AVX is off; every function here that
-// takes or returns one is inlined into this file, so no call crosses an ABI.)
+// One vector register of floats, written once for every instruction set with the GCC/Clang vector
+// extension: eight lanes with AVX, four on SSE2-only builds (a 32-byte vector there went through
+// the stack: the portable build ran 1.6x slower than before this code). Lane l of an accumulator
+// sums the partners j = l (mod kLanes) and the lanes are added in a fixed tree, so a row's sums
+// do not depend on the thread count. (-Wpsabi: returning a vector by value changes the ABI where
+// the ISA lacks its registers; load is inlined into this file, so no call crosses an ABI.
+// Parameters are references, which raise no note.)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-typedef float f8 __attribute__((vector_size(32)));
+#if defined(__AVX__)
 constexpr Index kLanes = 8;
+#else
+constexpr Index kLanes = 4;
+#endif
+typedef float fv __attribute__((vector_size(kLanes * sizeof(float))));
 
-ADVREC_INLINE f8 load8(const float* p) {
-  f8 v;
+ADVREC_INLINE fv load(const float* p) {
+  fv v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-ADVREC_INLINE void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+ADVREC_INLINE void store(float* p, const fv& v) { std::memcpy(p, &v, sizeof v); }
 
-// The lane sums of four accumulators at once, each ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7)):
-// three horizontal adds on AVX, the same tree element by element elsewhere.
-ADVREC_INLINE void hsum4(f8 a, f8 b, f8 c, f8 e, float* out) {
+// The lane sums of four accumulators at once, each a pairwise tree: ((v0 + v1) + (v2 + v3)) with
+// four lanes, plus ((v4 + v5) + (v6 + v7)) with eight (three horizontal adds on AVX).
+ADVREC_INLINE void hsum4(const fv& a, const fv& b, const fv& c, const fv& e, float* out) {
 #if defined(__AVX__)
   const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(__m256(a), __m256(b)), _mm256_hadd_ps(__m256(c), __m256(e)));
   _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 #else
-  const f8* v[4] = {&a, &b, &c, &e};
+  const fv* v[4] = {&a, &b, &c, &e};
   for (int q = 0; q < 4; ++q) {
-    const f8& x = *v[q];
-    out[q] = ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
+    const fv& x = *v[q];
+    out[q] = (x[0] + x[1]) + (x[2] + x[3]);
   }
 #endif
 }
@@ -132,27 +138,27 @@ void gather_transposed(const float* Y, const std::int32_t* ids, Index n, Index m
 }
 
 // out[j] = sum_k v_k M[k][j] for j < cols (M row-major with leading dimension ld, cols a multiple
-// of 8): rows of M added into eight-wide accumulators held in registers, no reductions. NC column
+// of kLanes): rows of M added into vector accumulators held in registers, no reductions. NC column
 // chunks at once, each with KS partial sums over k (k = s mod KS), so that NC * KS >= 8 chains
 // are in flight: one chain of multiply-adds waits on its own latency.
 template <int NC, int KS>
 ADVREC_INLINE void combine_block(const float* __restrict M, Index ld, int rows, const float* __restrict v,
                                  float* __restrict out) {
-  f8 acc[KS][NC] = {};
+  fv acc[KS][NC] = {};
   int k = 0;
   for (; k + KS <= rows; k += KS) {
     for (int s = 0; s < KS; ++s) {
       const float* mk = M + static_cast<Index>(k + s) * ld;
-      for (int q = 0; q < NC; ++q) acc[s][q] += v[k + s] * load8(mk + q * kLanes);
+      for (int q = 0; q < NC; ++q) acc[s][q] += v[k + s] * load(mk + q * kLanes);
     }
   }
   for (; k < rows; ++k) {
-    for (int q = 0; q < NC; ++q) acc[0][q] += v[k] * load8(M + static_cast<Index>(k) * ld + q * kLanes);
+    for (int q = 0; q < NC; ++q) acc[0][q] += v[k] * load(M + static_cast<Index>(k) * ld + q * kLanes);
   }
   for (int q = 0; q < NC; ++q) {
-    f8 t = acc[0][q];
+    fv t = acc[0][q];
     for (int s = 1; s < KS; ++s) t += acc[s][q];
-    store8(out + q * kLanes, t);
+    store(out + q * kLanes, t);
   }
 }
 
@@ -199,14 +205,14 @@ void update_side(float* X, const float* Y, int d, const CsrView& adj, const floa
                  float reg, int threads) {
   ExceptionCarrier carrier;
   const std::vector<float> zeros(static_cast<std::size_t>(d), 0.0f);
-  // G with its rows padded to gs (a multiple of 8) columns of zeros, for combine_rows.
+  // G with its rows padded to gs (a multiple of kLanes) columns of zeros, for combine_rows.
   const Index gs = (d + kLanes - 1) / kLanes * kLanes;
   RowMatrixF Gpad = RowMatrixF::Zero(d, gs);
   Gpad.leftCols(d) = G;
 #pragma omp parallel num_threads(threads)
   {
-    // Per thread: the partners' vectors transposed (d x m, m = n rounded up to 8, so that each
-    // coordinate's values are contiguous, a whole number of f8, zero in the padding), their
+    // Per thread: the partners' vectors transposed (d x m, m = n rounded up to kLanes, so that each
+    // coordinate's values are contiguous, whole vectors, zero in the padding), their
     // predictions yhat, weights w - c (user side only; 0 in the padding) and s = G x'.
     std::vector<float> Yt, yhat, wc, s(static_cast<std::size_t>(gs));
     std::int32_t last = -2;  // the row this thread updated last
@@ -255,16 +261,16 @@ void update_side(float* X, const float* Y, int d, const CsrView& adj, const floa
           const float* __restrict yf = Ytp + static_cast<Index>(f) * m;
           const float* __restrict y1p = y1;
           const float* __restrict y2p = y2;
-          f8 a = {}, b = {}, cc = {}, mx = {};
+          fv a = {}, b = {}, cc = {}, mx = {};
           for (Index j = 0; j < m; j += kLanes) {
-            const f8 h = load8(yh + j) + delta2 * load8(y2p + j);
-            store8(yh + j, h);
-            const f8 y = load8(yf + j);
-            const f8 t = kItemSide ? wr * y : load8(wcp + j) * y;
+            const fv h = load(yh + j) + delta2 * load(y2p + j);
+            store(yh + j, h);
+            const fv y = load(yf + j);
+            const fv t = kItemSide ? wr * y : load(wcp + j) * y;
             a += y;
             cc += t * y;
             b += t * h;
-            mx += t * load8(y1p + j);
+            mx += t * load(y1p + j);
           }
           // s is read from entry f on only.
 #pragma omp simd
