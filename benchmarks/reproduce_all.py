@@ -149,16 +149,17 @@ def main():
     ap.add_argument("--large", action="store_true", help="also Video and Gowalla (APR, SAO, Table 3)")
     ap.add_argument("--quick", action="store_true", help="a few epochs per stage, to check the pipeline")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and its measured cost, run nothing")
-    ap.add_argument("--only", default="", help="comma list of step-name prefixes to run (e.g. sao_video,apr_gowalla); "
-                    "dependencies outside the selection are taken as done")
+    ap.add_argument("--only", default="", help="comma list of step names to run, a trailing * for a prefix (e.g. "
+                    "'sao_video_s*,apr_gowalla'); dependencies outside the selection are taken as done")
     ap.add_argument("--tag", default="", help="suffix of the report file (results/reproduce_all_<tag>.json)")
     args = ap.parse_args()
     if args.jobs < 1:
         ap.error("--jobs must be >= 1")
     steps = plan(args.seeds, args.large, args.quick)
     if args.only:
-        prefixes = tuple(args.only.split(","))
-        steps = [st for st in steps if st.name.startswith(prefixes)]
+        wanted = args.only.split(",")
+        steps = [st for st in steps
+                 if any(st.name.startswith(w[:-1]) if w.endswith("*") else st.name == w for w in wanted)]
         if not steps:
             ap.error(f"--only {args.only!r} selects no step; --dry-run lists them")
         chosen = {st.name for st in steps}
