@@ -97,3 +97,18 @@ def write_result(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def dot_model(user_factors, item_factors, train):
+    """Fixed user and item vectors (another library's factors, or a part of a model's scores) in
+    an advrec dot-product model, so that advrec.evaluate scores them like any fitted model."""
+    import numpy as np
+
+    import advrec
+
+    out = advrec.EALS(factors=user_factors.shape[1], show_progress=False)
+    out.n_users, out.n_items = train.n_users, train.n_items
+    out.user_factors = np.ascontiguousarray(user_factors, np.float32)
+    out.item_factors = np.ascontiguousarray(item_factors, np.float32)
+    out._remember_train(train)
+    return out

@@ -34,7 +34,7 @@ import json
 import numpy as np
 
 import advrec
-from _common import RESULTS, RUN_LOG, data_dir, median, peak_rss_mb, timed, write_result
+from _common import RESULTS, RUN_LOG, data_dir, dot_model, median, peak_rss_mb, timed, write_result
 
 NAME = "eals_vs_implicit_gowalla"
 
@@ -75,16 +75,6 @@ def _combine():
                         "results": table})
 
 
-def _frozen(user_factors, item_factors, train):
-    """implicit's factors in an EALS shell, so both are evaluated by the same code."""
-    out = advrec.EALS(factors=user_factors.shape[1], show_progress=False)
-    out.n_users, out.n_items = train.n_users, train.n_items
-    out.user_factors = np.ascontiguousarray(user_factors, np.float32)
-    out.item_factors = np.ascontiguousarray(item_factors, np.float32)
-    out._remember_train(train)
-    return out
-
-
 def _quality(model, train, test):
     res = advrec.evaluate(model, train, test, k=20, metrics=("recall", "ndcg"), show_progress=False)
     return {k: float(v) for k, v in res.summary.items()}
@@ -116,10 +106,12 @@ def main():
     X = train.to_csr().astype(np.float32)
 
     def run_implicit(seed):
-        m = AlternatingLeastSquares(factors=args.factors, regularization=args.reg, alpha=args.implicit_alpha,
-                                    iterations=args.iterations, use_cg=not args.implicit_cholesky,
-                                    num_threads=args.threads, random_state=seed, calculate_training_loss=False)
-        with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's
+        # implicit's own advice: its threads, not BLAS's (the model is built inside the limit too,
+        # so its BLAS-threads check sees the setting the fit runs with)
+        with threadpool_limits(1, "blas"):
+            m = AlternatingLeastSquares(factors=args.factors, regularization=args.reg, alpha=args.implicit_alpha,
+                                        iterations=args.iterations, use_cg=not args.implicit_cholesky,
+                                        num_threads=args.threads, random_state=seed, calculate_training_loss=False)
             m.fit(X, show_progress=False)
         return m
 
@@ -137,7 +129,7 @@ def main():
             rec, m = _run(lambda: fn(r), args.threads, name)
             runs[name].append(rec)
             if r == 0:
-                model = _frozen(m.user_factors, m.item_factors, train) if name == "implicit_als" else m
+                model = dot_model(m.user_factors, m.item_factors, train) if name == "implicit_als" else m
                 quality[name] = _quality(model, train, test)
             print(f"repeat {r} {name}: {rec['seconds']:.2f}s wall, {rec['cpu_seconds']:.2f}s CPU, "
                   f"load {rec['loadavg_before']:.1f}", flush=True)

@@ -7,9 +7,9 @@ import advrec
 from advrec._engine import core
 
 
-def _fixture(n_users=7, n_items=9, d=3, seed=0):
+def _fixture(n_users=7, n_items=9, d=3, seed=0, density=0.35):
     rng = np.random.default_rng(seed)
-    R = (rng.random((n_users, n_items)) < 0.35)
+    R = (rng.random((n_users, n_items)) < density)
     R[0, :] = False  # a user with no interactions
     R[:, 1] = False  # an item with no interactions (its c_i is 0 for alpha > 0)
     R[2, 3] = True
@@ -84,6 +84,26 @@ def test_one_iteration_matches_numpy_reference(c0, alpha, w, reg):
     assert stats["loss"] == pytest.approx(_objective(R, arrays["user_factors"], arrays["item_factors"], c, w, reg),
                                           rel=1e-5)
     assert stats["nnz"] == R.sum()
+
+
+@pytest.mark.parametrize("d", [11, 12, 17])
+def test_one_iteration_matches_numpy_reference_on_long_rows(d):
+    # The engine works on eight partners and eight coordinates at a time, with zero padding and
+    # with each coordinate's sums corrected for the previous coordinate's change: rows of 3 to 40
+    # partners (several blocks and every padding length) and d not a multiple of 8 (d = 12 takes
+    # the 4 x 4 transposition path, 11 and 17 the scalar one) all give the reference iteration.
+    R, P, Q = _fixture(n_users=14, n_items=45, d=d, seed=3, density=0.55)
+    R[5, :] = True  # one user with every item: 45 partners
+    R[6, :] = False
+    R[6, :3] = True
+    indptr, indices = _csr(R)
+    c0, alpha, w, reg = 6.0, 0.4, 1.5, 0.2
+    c = _weights(R, c0, alpha)
+    P_ref, Q_ref = _reference_iteration(R, P, Q, c, w, reg)
+    arrays = {"user_factors": P.copy(), "item_factors": Q.copy()}
+    core.train_eals(arrays, indptr, indices, _config(c0, alpha, w, reg))
+    np.testing.assert_allclose(arrays["user_factors"], P_ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(arrays["item_factors"], Q_ref, rtol=1e-4, atol=1e-5)
 
 
 def test_the_objective_never_increases():
