@@ -239,10 +239,12 @@ def combine_validated(args):
            "claims_vs_continued_sasrec": claims, "eps_choice": [run["validation"] for run in seeds],
            "eps_sweep_test_gain_ndcg@10": sweep,
            "combined_from": [f"{prefix}_s{s}.json" for s in args.combine.split(",")]}
-    if all("robustness" in run for run in seeds):
-        out["robustness"] = robustness_summary(seeds)
+    attacked = [run for run in seeds if "robustness" in run]  # --robustness may have run on some seeds only
+    if attacked:
+        out["robustness"] = robustness_summary(attacked)
+        out["robustness_seeds"] = [run["seed"] for run in attacked]
         figure = RESULTS / f"{prefix}_robustness.png"
-        plot_robustness(seeds, sweep, figure)
+        plot_robustness(attacked, sweep, figure)
         out["figure"] = figure.name
     for name, row in table.items():
         print(f"{name:20s} " + " ".join(f"{f} {row[f]['mean']:.4f} ± {row[f]['sd']:.4f}" for f in figures))
@@ -291,7 +293,7 @@ def plot_robustness(seeds, sweep, path):
     rows = pd.concat([pd.DataFrame(run["robustness"]) for run in seeds], ignore_index=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     advrec.plot.robustness_curve(rows, metric="ndcg@100", y="drop", ax=left)
-    left.set_title(f"SAO, Video: NDCG@100 drop under attack ({len(seeds)} seeds, mean)")
+    left.set_title(f"SAO, Video: NDCG@100 drop under attack (seeds {', '.join(str(r['seed']) for r in seeds)}, mean)")
     for i, (mode, by_eps) in enumerate(sweep.items()):
         xs = [float(e) for e in by_eps]
         ys = [100 * v["gain"]["mean"] for v in by_eps.values()]
