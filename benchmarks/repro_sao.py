@@ -69,6 +69,14 @@ def epoch_seconds(model, phase=None):
     return float(np.median(xs)) if xs else float("nan")
 
 
+def sasrec_settings(a, threads: int, seed: int) -> dict:
+    """SASRec/ASASRec keyword arguments from a run's arguments (``vars(args)`` or a result JSON's
+    ``args``): d = 64, 2 blocks, 1 head, as in the SAO and SASRec papers."""
+    return dict(factors=64, maxlen=a["maxlen"], blocks=2, heads=1, dropout=a["dropout"], lr=a["sas_lr"],
+                batch_size=a["batch_size"], lazy_adam=a["lazy_adam"], num_threads=threads, seed=seed,
+                show_progress=False)
+
+
 def reading_history(model, history):
     """A copy of a fitted sequential model that reads ``history`` as every user's input sequence
     (and excludes it from rankings) - no training: the test-time input of the paper's protocol,
@@ -91,9 +99,7 @@ def run_validated(args):
     select_sas = dict(eval_set=(valid_sel, 100), eval_every=args.sas_eval_every, patience=args.sas_patience,
                       eval_metrics=("hr", "ndcg"), monitor="ndcg@100")
     select = dict(select_sas, eval_every=args.eval_every)
-    sas_kw = dict(factors=64, maxlen=args.maxlen, blocks=2, heads=1, dropout=args.dropout, lr=args.sas_lr,
-                  batch_size=args.batch_size, lazy_adam=args.lazy_adam, num_threads=T, seed=seed,
-                  show_progress=False)
+    sas_kw = sasrec_settings(vars(args), T, seed)
     out = {"args": vars(args), "paper_table2_video": PAPER, "seed": seed,
            "sizes": {"train": len(train), "valid": len(valid), "valid_selection_users": int(len(valid_sel)),
                      "test": len(test)},
@@ -189,11 +195,8 @@ def refit_at_chosen_epochs(args):
     clock = Clock()
     run = json.loads((RESULTS / f"sao_val{args.tag and '_' + args.tag}_s{args.seed}.json").read_text())
     chosen = int(run["rows"]["SASRec"]["best_epoch"])
-    a = run["args"]
     train_full, test = load()
-    sas = advrec.SASRec(epochs=chosen, factors=64, maxlen=a["maxlen"], blocks=2, heads=1, dropout=a["dropout"],
-                        lr=a["sas_lr"], batch_size=a["batch_size"], lazy_adam=a["lazy_adam"], num_threads=args.threads,
-                        seed=args.seed, show_progress=False)
+    sas = advrec.SASRec(epochs=chosen, **sasrec_settings(run["args"], args.threads, args.seed))
     timed(lambda: sas.fit(train_full), threads=args.threads, label=f"SASRec on Video.train, {chosen} epochs")
     row = scores(sas, train_full, test, args.threads)
     r = row["full"]
@@ -415,9 +418,7 @@ def main():
         amf = advrec.AMF(epochs=args.amf_epochs, eps=0.5, reg_adv=1.0, **mf).fit(train, init=bpr)
         record("AMF (APR)", amf, time.perf_counter() - t, epochs=f"{args.bpr_epochs}+{args.amf_epochs}")
 
-    sas_kw = dict(factors=64, maxlen=args.maxlen, blocks=2, heads=1, dropout=args.dropout, lr=args.sas_lr,
-                  batch_size=args.batch_size, lazy_adam=args.lazy_adam, num_threads=T, seed=args.seed,
-                  show_progress=False)
+    sas_kw = sasrec_settings(vars(args), T, args.seed)
     t = time.perf_counter()
     sas = advrec.SASRec(epochs=args.sas_epochs, **sas_kw).fit(train, validation=test, eval_every=args.eval_every,
                                                               eval_k=(10, 100))
