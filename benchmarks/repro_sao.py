@@ -244,10 +244,11 @@ def combine_validated(args):
            "combined_from": [f"{prefix}_s{s}.json" for s in args.combine.split(",")]}
     attacked = [run for run in seeds if "robustness" in run]  # --robustness may have run on some seeds only
     if attacked:
-        out["robustness"] = robustness_summary(attacked)
+        attack_rows = pd.concat([pd.DataFrame(run["robustness"]) for run in attacked], ignore_index=True)
+        out["robustness"] = robustness_summary(attack_rows)
         out["robustness_seeds"] = [run["seed"] for run in attacked]
         figure = RESULTS / f"{prefix}_robustness.png"
-        plot_robustness(attacked, sweep, figure)
+        plot_robustness(attack_rows, [run["seed"] for run in attacked], sweep, figure)
         out["figure"] = figure.name
     for name, row in table.items():
         print(f"{name:20s} " + " ".join(f"{f} {row[f]['mean']:.4f} ± {row[f]['sd']:.4f}" for f in figures))
@@ -275,17 +276,17 @@ def eps_sweep(seeds):
     return sweep
 
 
-def robustness_summary(seeds):
-    """Relative drop per (model, attack, eps, metric), mean ± sd over seeds."""
+def robustness_summary(table):
+    """Relative drop per (model, attack, eps, metric), mean ± sd over the seeds whose robustness
+    tables are concatenated in ``table``."""
     from _repro import mean_sd
 
-    rows = pd.concat([pd.DataFrame(run["robustness"]) for run in seeds], ignore_index=True)
-    rows = rows[rows.attack != "none"]
+    rows = table[table.attack != "none"]
     return [{"model": m, "attack": a, "eps": float(e), "metric": k, "drop": mean_sd(g["drop"].tolist())}
             for (m, a, e, k), g in rows.groupby(["model", "attack", "eps", "metric"], sort=True)]
 
 
-def plot_robustness(seeds, sweep, path):
+def plot_robustness(table, seeds, sweep, path):
     """Left: NDCG@100 drop under each attack against eps (mean over seeds). Right: ASASRec's test
     gain over continued SASRec against its training eps, with the validation choices marked."""
     import matplotlib
@@ -293,10 +294,9 @@ def plot_robustness(seeds, sweep, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = pd.concat([pd.DataFrame(run["robustness"]) for run in seeds], ignore_index=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
-    advrec.plot.robustness_curve(rows, metric="ndcg@100", y="drop", ax=left)
-    left.set_title(f"SAO, Video: NDCG@100 drop under attack (seeds {', '.join(str(r['seed']) for r in seeds)}, mean)")
+    advrec.plot.robustness_curve(table, metric="ndcg@100", y="drop", ax=left)
+    left.set_title(f"SAO, Video: NDCG@100 drop under attack (seeds {', '.join(map(str, seeds))}, mean)")
     for i, (mode, by_eps) in enumerate(sweep.items()):
         xs = [float(e) for e in by_eps]
         ys = [100 * v["gain"]["mean"] for v in by_eps.values()]

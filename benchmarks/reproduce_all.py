@@ -32,6 +32,7 @@ thread unless noted); ``--dry-run`` prints the plan with them and the wall time 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -132,12 +133,15 @@ def run(steps: List[Step], jobs: int) -> dict:
             break
         time.sleep(0.5)
         for name, (st, clock, proc) in list(running.items()):
-            if proc.poll() is None:
+            # wait4 reports this child's own CPU time, exact however many steps run at once
+            # (RUSAGE_CHILDREN would mix in every child reaped meanwhile).
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == 0:
                 continue
+            proc.returncode = os.waitstatus_to_exitcode(status)
             del running[name]
-            # Clock counts waited-for children: only this child has finished since `clock` started
-            # when jobs == 1; with more jobs the per-step CPU comes from the step's own JSON.
-            report[name] = {"command": st.command(), "returncode": proc.returncode, **clock.report()}
+            report[name] = {"command": st.command(), "returncode": proc.returncode, **clock.report(),
+                            "cpu_seconds": usage.ru_utime + usage.ru_stime}
             print(f"== done {name}: exit {proc.returncode}, {report[name]['wall_seconds']:.0f} s wall", flush=True)
     return report
 
