@@ -79,6 +79,11 @@ def _sample_users(data, n: int, seed: int):
                                            n_items=data.n_items, dense_ids=True)
 
 
+def _neumf_config(text: str):
+    factors, pretrain, lr = text.split("/")
+    return int(factors), int(pretrain), float(lr)
+
+
 def run_one(dataset: str, model: str, seed: int, args) -> dict:
     clock = Clock()
     train, valid, train_full, test = load(dataset, seed)
@@ -129,8 +134,14 @@ def run_one(dataset: str, model: str, seed: int, args) -> dict:
         # Pre-training (GMF, then MLP, the paper's pretrain epochs) and one fused epoch without
         # validation, then the fused model alone with validation: stopping on validation during
         # pre-training would compare GMF against a half-trained MLP and stop there.
-        fitted = advrec.NeuMF(factors=8, epochs=1, **common).fit(train)
-        fitted.partial_fit(train, epochs=cap, **select)
+        def neumf(factors, pretrain, lr):
+            m = advrec.NeuMF(factors=factors, pretrain_epochs=pretrain, lr=lr, epochs=1, **common).fit(train)
+            return m.partial_fit(train, epochs=cap, **select)
+
+        grid = pick_on_validation({cfg: (lambda cfg=cfg: neumf(*cfg)) for cfg in args.neumf})
+        fitted = grid["model"]
+        info.update(chosen=dict(zip(("factors", "pretrain_epochs", "lr"), grid["choice"])),
+                    validation_by_choice={"/".join(map(str, k)): v for k, v in grid["scores"].items()})
     else:
         raise SystemExit(f"unknown model {model!r}; one of {', '.join(ORDER)}")
     if model != "pop":
@@ -230,18 +241,22 @@ def markdown(summary: dict) -> str:
                 vs += f"; across seeds p={p(row['vs_MF-BPR_ndcg@100_p_across_seeds'])}"
             # A star marks a best validation epoch at the cap (still improving when stopped). AMF and
             # IRGAN count their MF-BPR start's epochs too, so their own part is compared with the
-            # cap; NeuMF's count includes its pre-training, so it is not marked.
+            # cap; NeuMF's count includes its two pre-training phases and the one fused epoch before
+            # validation starts.
             bpr_best = dict(zip(part["rows"]["MF-BPR"]["seeds"], part["rows"]["MF-BPR"]["best_epoch"])) \
                 if "MF-BPR" in part["rows"] else {}
 
-            def at_cap(seed, e, model=key_of[name]):
-                if not cap or model == "neumf":
+            def at_cap(seed, e, chosen, model=key_of[name]):
+                if not cap:
                     return False
-                own = e - bpr_best.get(seed, 0) if model in ("amf", "irgan") else e
+                if model == "neumf":
+                    own = e - 2 * (chosen or {}).get("pretrain_epochs", 10) - 1
+                else:
+                    own = e - bpr_best.get(seed, 0) if model in ("amf", "irgan") else e
                 return own >= cap
 
-            chosen = ", ".join(f"{e}{'*' if at_cap(s_, e) else ''}"
-                               for s_, e in zip(row["seeds"], row["best_epoch"]) if e is not None)
+            chosen = ", ".join(f"{e}{'*' if at_cap(s_, e, c) else ''}"
+                               for s_, e, c in zip(row["seeds"], row["best_epoch"], row["chosen"]) if e is not None)
             extra = [c for c in row["chosen"] if c]
             if extra:
                 chosen += "; " + ", ".join(" ".join(f"{k} {v:g}" for k, v in c.items()) for c in extra)
@@ -260,6 +275,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--amf-eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.5],
                     help="AMF eps candidates, chosen on validation (the paper: 0.5)")
+    ap.add_argument("--neumf", type=lambda t: [_neumf_config(c) for c in t.split(",")], default=[(8, 10, 0.001)],
+                    help="NeuMF candidates factors/pretrain_epochs/lr, chosen on validation (default: the NeuMF "
+                         "paper's 8/10/0.001)")
     ap.add_argument("--eals-c0", type=lambda t: [float(x) for x in t.split(",")], default=[64.0, 512.0])
     ap.add_argument("--quick", action="store_true", help="two epochs per model, to check the script runs")
     ap.add_argument("--summarise", action="store_true")

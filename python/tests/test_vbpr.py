@@ -73,6 +73,23 @@ def test_vbpr_starts_from_mf_embeddings(data):
     assert v._epochs_done == 0
 
 
+def test_duif_takes_mf_user_embeddings_and_a_fresh_projection(data):
+    train, _ = data
+    mf = advrec.BPRMF(factors=8, epochs=3, num_threads=1, show_progress=False).fit(train)
+    duif = advrec.DUIF(**dict(KW, epochs=0)).fit(train, init=mf)
+    np.testing.assert_array_equal(duif.user_visual_factors, mf.user_factors)
+    scratch = advrec.DUIF(**dict(KW, epochs=0)).fit(train)
+    np.testing.assert_array_equal(duif.projection, scratch.projection)  # same seed: the content part as from scratch
+    assert duif._epochs_done == 0 and duif.user_factors is None and duif.item_factors is None
+    trained = advrec.DUIF(**KW).fit(train, init=mf)
+    assert not np.array_equal(trained.user_visual_factors, mf.user_factors)
+    before = mf.user_factors.copy()
+    advrec.DUIF(**KW).fit(train, init=mf)
+    np.testing.assert_array_equal(mf.user_factors, before)  # init is copied, never trained in place
+    with pytest.raises(ValueError, match="4 factors.*content-only model 8"):
+        advrec.DUIF(**KW).fit(train, init=advrec.BPRMF(factors=4, epochs=1, show_progress=False).fit(train))
+
+
 @pytest.mark.parametrize("norm", ["l2", "sign"])
 def test_feature_perturbations_respect_the_budget(data, pretrained, norm):
     train, _ = data

@@ -181,13 +181,21 @@ class _ContentModel(EpochTrained):
 
     def _init_from_mf(self, mf, train, F: np.ndarray) -> None:
         """VBPR initialised with MF's ID embeddings (AMR section 4.1.3): p_u, q_i (and b_i) are copied,
-        the content part starts fresh, and so does the optimiser."""
+        the content part starts fresh, and so does the optimiser. A content-only model (DUIF) takes
+        MF's user embeddings as theta_u (the AMR paper's "pre-training it with user embeddings of
+        MF"); its projection starts fresh."""
         K, V, shared = self._dims()
         self._check_init(mf, train, type(mf), "BPRMF")
+        mf_factors = mf.user_factors.shape[1]
         if not K:
-            raise ValueError("a content-only model has no ID embeddings to initialise from a BPRMF")
-        if mf.user_factors.shape[1] != K:
-            raise ValueError(f"init BPRMF has {mf.user_factors.shape[1]} factors, this model {K}")
+            if mf_factors != V:
+                raise ValueError(f"init BPRMF has {mf_factors} factors, this content-only model {V}: they must match")
+            self._init_state(train, F)
+            self.user_visual_factors = mf.user_factors.copy()
+            self._reset_optimizer()
+            return
+        if mf_factors != K:
+            raise ValueError(f"init BPRMF has {mf_factors} factors, this model {K}")
         self._init_state(train, F)
         self.user_factors = mf.user_factors.copy()
         warm = (train.item_counts() > 0)[:, None]
