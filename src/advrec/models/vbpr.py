@@ -467,6 +467,8 @@ class AMR(Adversarial, VBPR):
 class ContentMF(_ContentModel):
     """Content-only model (DUIF-style, Geng et al. 2015, trained with BPR as in the AMR paper):
     ``y(u, i) = theta_u . (E c_i) (+ b' . c_i)``. Every item, warm or cold, is scored from its content.
+    ``fit(train, init=bpr_mf)`` starts theta_u from a BPRMF's user embeddings (same ``factors``), the
+    AMR paper's pre-training option for DUIF; E starts fresh.
 
     Parameters
     ----------
