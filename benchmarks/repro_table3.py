@@ -57,7 +57,7 @@ PAPER_GOWALLA_HR100 = {"ItemPop": 0.1560, "MF-BPR": 0.5072, "CDAE": 0.5483, "IRG
 # Validation cadence: evaluate every `every` epochs, stop after `patience` evaluations without
 # improvement, never more than `max` epochs (the caps keep a seed within the CPU this machine has).
 CADENCE = {
-    "video": dict(bpr=(10, 2, 300), amf=(10, 2, 150), irgan=(1, 1, 3), eals=(2, 2, 16), cdae=(5, 2, 40),
+    "video": dict(bpr=(10, 2, 300), amf=(10, 2, 150), irgan=(1, 1, 3), eals=(2, 2, 40), cdae=(5, 2, 40),
                   neumf=(2, 1, 10)),
     "gowalla": dict(bpr=(10, 2, 300), amf=(10, 2, 100), irgan=(1, 1, 2), eals=(2, 2, 12), cdae=(5, 2, 30),
                     neumf=(2, 1, 6)),
@@ -124,7 +124,7 @@ def run_one(dataset: str, model: str, seed: int, args) -> dict:
         grid = pick_on_validation({
             (c0, reg): (lambda c0=c0, reg=reg: advrec.EALS(factors=64, c0=c0, reg=reg, epochs=cap, compute_loss=False,
                                                            **common).fit(train, **select))
-            for c0 in args.eals_c0 for reg in (0.01,)})
+            for c0 in args.eals_c0 for reg in args.eals_reg})
         fitted = grid["model"]
         info.update(chosen={"c0": grid["choice"][0], "reg": grid["choice"][1]},
                     validation_by_choice={str(k): v for k, v in grid["scores"].items()})
@@ -278,7 +278,10 @@ def main():
     ap.add_argument("--neumf", type=lambda t: [_neumf_config(c) for c in t.split(",")], default=[(8, 10, 0.001)],
                     help="NeuMF candidates factors/pretrain_epochs/lr, chosen on validation (default: the NeuMF "
                          "paper's 8/10/0.001)")
-    ap.add_argument("--eals-c0", type=lambda t: [float(x) for x in t.split(",")], default=[64.0, 512.0])
+    # The first grid, c0 {64, 512} x reg {0.01}, chose c0 = 512 (its edge) on every run: one step
+    # further on each axis.
+    ap.add_argument("--eals-c0", type=lambda t: [float(x) for x in t.split(",")], default=[64.0, 512.0, 4096.0])
+    ap.add_argument("--eals-reg", type=lambda t: [float(x) for x in t.split(",")], default=[0.01, 1.0])
     ap.add_argument("--quick", action="store_true", help="two epochs per model, to check the script runs")
     ap.add_argument("--summarise", action="store_true")
     args = ap.parse_args()
