@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--items", type=int, default=1500)
     ap.add_argument("--density", type=float, default=0.01)
     ap.add_argument("--n-features", type=int, default=32)
-    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.5, 1.0])
+    ap.add_argument("--eps-grid", type=lambda t: [float(x) for x in t.split(",")], default=[0.1, 0.5, 1.0, 2.0, 4.0])
     ap.add_argument("--lambda-grid", type=lambda t: [float(x) for x in t.split(",")], default=[1.0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")

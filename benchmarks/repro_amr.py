@@ -13,7 +13,8 @@ Pipeline per seed (:func:`amr_pipeline`, shared with ``amr_synthetic.py``):
    from MF's embeddings until validation stops improving (the paper's initialisation);
 3. from it, (a) continued VBPR (eq. 4) and (b) AMR for every (eps, lambda) of the grid (the paper:
    eps 0.1-1, lambda 0.1-1), each until validation stops improving; AMR's (eps, lambda) is the one
-   with the best validation score. The VBPR row is whichever of the pre-trained and the continued
+   with the best validation score, the grid extended past a boundary optimum as the paper does
+   (``extend_on_boundary``). The VBPR row is whichever of the pre-trained and the continued
    VBPR scores higher on validation (a continued fit selects among its own epochs only).
 
 Selection monitors full-ranking NDCG@100 on validation (one held-out item per user: @10 would
@@ -42,7 +43,7 @@ TABLE2_ORDER = ("ItemPop", "MF-eALS", "MF-BPR", "DUIF", "VBPR (eq. 4)", "AMR")  
 # MF-eALS's (c0, reg) grid. Its optimum fell on the boundary of every fixed grid tried
 # ({64, 512} x {0.01, 1}, then {64, 512, 4096} x {0.01, 1, 10}), so the search extends the grid
 # past a boundary optimum, as the AMR paper does for its own grids (``extend_on_boundary``).
-EALS_AXES = {"c0": ([64.0, 512.0, 4096.0], 8.0), "reg": ([0.01, 1.0, 10.0], 10.0)}
+EALS_AXES = {"c0": [64.0, 512.0, 4096.0], "reg": [0.01, 1.0, 10.0]}
 EQ4 = dict(shared_user=True, item_bias=False, visual_bias=False)
 
 
@@ -65,10 +66,10 @@ def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, 
     # The VBPR row is VBPR at its validation optimum: the continued run only counts its own epochs,
     # so when pre-training already stopped at the optimum every continued epoch scores below it.
     vbpr = continued if continued.best_score_ > pre.best_score_ else pre
-    picked = pick_on_validation({
-        (eps, lam): (lambda eps=eps, lam=lam: advrec.AMR(eps=eps, reg_adv=lam, epochs=max_cont, batch_size=512,
-                                                         **common).fit(train, init=pre, **select))
-        for eps, lam in grid})
+    picked = extend_on_boundary(
+        {"eps": sorted({e for e, _ in grid}), "reg_adv": sorted({lam for _, lam in grid})},
+        lambda eps, lam: advrec.AMR(eps=eps, reg_adv=lam, epochs=max_cont, batch_size=512, **common).fit(
+            train, init=pre, **select))
     amr = picked["model"]
     print(f"{label} validation {MONITOR}: MF {mf.best_score_:.4f} (ep {mf.best_epoch_}) | VBPR-eq4 pre "
           f"{pre.best_score_:.4f} (ep {pre.best_epoch_}) cont {continued.best_score_:.4f} (ep {continued.best_epoch_}) | AMR "
@@ -105,21 +106,24 @@ def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, 
 
 
 def extend_on_boundary(axes: dict, fit, max_steps: int = 4) -> dict:
-    """Grid search on validation that does not stop at its boundary. ``axes``: name -> (values,
-    multiplicative step). The full grid is fitted; while the best point sits at an axis's lowest or
-    highest value, the axis gains one value a step further out, and the new line of points through
-    the best point (other axes at their best values) is fitted, at most ``max_steps`` times.
+    """Grid search on validation that does not stop at its boundary. ``axes``: name -> positive
+    values. The full grid is fitted; while the best point sits at an axis's lowest or highest value
+    (axes with one value are fixed), the axis gains one value further out at the ratio of its two
+    outermost values, and the new line of points through the best point (other axes at their best
+    values) is fitted, at most ``max_steps`` times, until the new points do not improve.
     Returns :func:`pick_on_validation`'s dict over every point fitted (keys in ``axes`` order)."""
     names = list(axes)
-    values = {n: sorted(axes[n][0]) for n in names}
+    values = {n: sorted(axes[n]) for n in names}
     thunks = {pt: (lambda pt=pt: fit(*pt)) for pt in itertools.product(*(values[n] for n in names))}
     picked = pick_on_validation(thunks)
     for _ in range(max_steps):
         best = dict(zip(names, picked["choice"]))
         new = {}
         for n in names:
-            vs, step = values[n], axes[n][1]
-            out = vs[-1] * step if best[n] == vs[-1] else vs[0] / step if best[n] == vs[0] else None
+            vs = values[n]
+            if len(vs) < 2:
+                continue
+            out = vs[-1] * vs[-1] / vs[-2] if best[n] == vs[-1] else vs[0] * vs[0] / vs[1] if best[n] == vs[0] else None
             if out is not None:
                 values[n] = sorted(vs + [out])
                 pt = tuple(out if m == n else best[m] for m in names)
