@@ -269,7 +269,7 @@ def markdown_table2(table: dict, protocol: str) -> str:
         vs = (f"{fmt(cmp['relative'], 1, pct=True)} ({cmp['p_across_seeds']:.2g}; "
               + ", ".join(f"{p:.2g}" for p in cmp["p_users_per_seed"]) + ")") if cmp else ""
         lines.append(f"| {name} | " + " | ".join(fmt(row[m]) for m in metrics) + f" | {vs} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
