@@ -15,6 +15,7 @@ Conventions every reproduction follows:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import resource
@@ -172,6 +173,41 @@ def pick_on_validation(candidates: Dict[Any, Callable[[], Any]]) -> Dict[str, An
                 del best_model
             best_key, best_model = key, model
     return {"choice": best_key, "model": best_model, "scores": scores}
+
+
+def extend_on_boundary(axes: dict, fit, max_steps: int = 4) -> dict:
+    """Grid search on validation that does not stop at its boundary. ``axes``: name -> positive
+    values. The full grid is fitted; while the best point sits at an axis's lowest or highest value
+    (axes with one value are fixed), the axis gains one value further out at the ratio of its two
+    outermost values, and the new line of points through the best point (other axes at their best
+    values) is fitted, at most ``max_steps`` times, until the new points do not improve.
+    Returns :func:`pick_on_validation`'s dict over every point fitted (keys in ``axes`` order)."""
+    names = list(axes)
+    values = {n: sorted(axes[n]) for n in names}
+    thunks = {pt: (lambda pt=pt: fit(*pt)) for pt in itertools.product(*(values[n] for n in names))}
+    picked = pick_on_validation(thunks)
+    for _ in range(max_steps):
+        best = dict(zip(names, picked["choice"]))
+        new = {}
+        for n in names:
+            vs = values[n]
+            if len(vs) < 2:
+                continue
+            out = vs[-1] * vs[-1] / vs[-2] if best[n] == vs[-1] else vs[0] * vs[0] / vs[1] if best[n] == vs[0] else None
+            if out is not None:
+                values[n] = sorted(vs + [out])
+                pt = tuple(out if m == n else best[m] for m in names)
+                new[pt] = lambda pt=pt: fit(*pt)
+        if not new:
+            break
+        more = pick_on_validation(new)
+        scores = {**picked["scores"], **more["scores"]}
+        if more["scores"][more["choice"]] > picked["scores"][picked["choice"]]:
+            picked = {"choice": more["choice"], "model": more["model"], "scores": scores}
+        else:
+            picked = {**picked, "scores": scores}
+            break
+    return picked
 
 
 def history_summary(model) -> List[Dict[str, Any]]:

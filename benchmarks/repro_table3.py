@@ -41,7 +41,7 @@ import numpy as np
 
 import advrec
 from _common import RESULTS, write_result
-from _repro import Clock, mean_sd, pick_on_validation
+from _repro import Clock, extend_on_boundary, mean_sd, pick_on_validation
 from repro_apr import load
 
 KS = (50, 100)
@@ -121,10 +121,8 @@ def run_one(dataset: str, model: str, seed: int, args) -> dict:
     elif model == "irgan":
         fitted = advrec.IRGAN(factors=64, epochs=cap, **common).fit(train, init=bpr_init(), **select)
     elif model == "eals":
-        grid = pick_on_validation({
-            (c0, reg): (lambda c0=c0, reg=reg: advrec.EALS(factors=64, c0=c0, reg=reg, epochs=cap, compute_loss=False,
-                                                           **common).fit(train, **select))
-            for c0 in args.eals_c0 for reg in args.eals_reg})
+        grid = extend_on_boundary({"c0": args.eals_c0, "reg": args.eals_reg}, lambda c0, reg: advrec.EALS(
+            factors=64, c0=c0, reg=reg, epochs=cap, compute_loss=False, **common).fit(train, **select))
         fitted = grid["model"]
         info.update(chosen={"c0": grid["choice"][0], "reg": grid["choice"][1]},
                     validation_by_choice={str(k): v for k, v in grid["scores"].items()})
@@ -280,8 +278,8 @@ def main():
     # --models neumf --neumf <those>`); the other seeds and Gowalla reuse it.
     ap.add_argument("--neumf", type=lambda t: [_neumf_config(c) for c in t.split(",")], default=[(16, 40, 0.001)],
                     help="NeuMF candidates factors/pretrain_epochs/lr, chosen on validation (default 16/40/0.001)")
-    # The first grid, c0 {64, 512} x reg {0.01}, chose c0 = 512 (its edge) on every run: one step
-    # further on each axis.
+    # eALS's grid is extended past a boundary optimum (the first grid, c0 {64, 512} x reg {0.01},
+    # chose its edge c0 = 512 on every run).
     ap.add_argument("--eals-c0", type=lambda t: [float(x) for x in t.split(",")], default=[64.0, 512.0, 4096.0])
     ap.add_argument("--eals-reg", type=lambda t: [float(x) for x in t.split(",")], default=[0.01, 1.0])
     ap.add_argument("--quick", action="store_true", help="two epochs per model, to check the script runs")
