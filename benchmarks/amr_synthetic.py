@@ -19,7 +19,6 @@ AMR vs VBPR (eq. 4) with a paired t-test over users per seed and across seeds.
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import advrec
 from _common import write_result
@@ -46,7 +45,6 @@ def main():
     cadence = dict(every=2, patience=2, max_mf=6, max_pre=4, max_cont=4) if args.quick else \
         dict(every=5, patience=3, max_mf=300, max_pre=150, max_cont=150)
     protocols = {"full": "full"}
-    grid = list(itertools.product(args.eps_grid, args.lambda_grid))
     levels = {}
     for noise in args.noise:
         seeds = []
@@ -57,8 +55,8 @@ def main():
             train, valid, test = advrec.split.leave_one_out(data, by="time", validation=True)
             train_full, _ = advrec.split.leave_one_out(data, by="time")
             seeds.append(amr_pipeline(train, valid, train_full, test, data.item_features, seed, threads=args.threads,
-                                      grid=grid, protocols=protocols, label=f"[noise {noise} seed {seed}]",
-                                      **cadence))
+                                      eps_grid=args.eps_grid, lambda_grid=args.lambda_grid, protocols=protocols,
+                                      label=f"[noise {noise} seed {seed}]", **cadence))
         levels[str(noise)] = {**summarize(seeds, protocols, label=f"[noise {noise}]"), "seeds": seeds}
     print("\nnoise | NDCG@10 VBPR (eq. 4) | NDCG@10 AMR | gain | p (across seeds) | p (users, per seed)")
     for noise, lv in levels.items():

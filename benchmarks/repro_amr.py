@@ -29,7 +29,6 @@ users per seed, mean ± sd and a paired t-test across seeds; robustness = relati
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 
@@ -47,10 +46,12 @@ EALS_AXES = {"c0": [64.0, 512.0, 4096.0], "reg": [0.01, 1.0, 10.0]}
 EQ4 = dict(shared_user=True, item_bias=False, visual_bias=False)
 
 
-def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, grid, every: int, patience: int,
+def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, eps_grid, lambda_grid, every: int,
+                 patience: int,
                  max_mf: int, max_pre: int, max_cont: int, protocols, attack_eps: float = 0.1,
                  label: str = "", table2: bool = False) -> dict:
-    """MF -> eq. 4 VBPR pre-training -> continued VBPR vs AMR (grid chosen on validation).
+    """MF -> eq. 4 VBPR pre-training -> continued VBPR vs AMR ((eps, lambda) from ``eps_grid`` x
+    ``lambda_grid``, extended past a boundary optimum, chosen on validation).
 
     With ``table2`` the AMR paper's other Table 2 rows (ItemPop, MF-eALS, DUIF) are fitted on the
     same split, selected on the same validation and tested with the same protocols.
@@ -67,7 +68,7 @@ def amr_pipeline(train, valid, train_full, test, F, seed: int, *, threads: int, 
     # so when pre-training already stopped at the optimum every continued epoch scores below it.
     vbpr = continued if continued.best_score_ > pre.best_score_ else pre
     picked = extend_on_boundary(
-        {"eps": sorted({e for e, _ in grid}), "reg_adv": sorted({lam for _, lam in grid})},
+        {"eps": eps_grid, "reg_adv": lambda_grid},
         lambda eps, lam: advrec.AMR(eps=eps, reg_adv=lam, epochs=max_cont, batch_size=512, **common).fit(
             train, init=pre, **select))
     amr = picked["model"]
@@ -130,7 +131,7 @@ def table2_baselines(train, valid, F, seed: int, *, mf, threads: int, select: di
     return {"ItemPop": advrec.ItemPop().fit(train), "MF-eALS": eals["model"], "DUIF": duif["model"]}, choices
 
 
-def table2(seeds_results, protocol: str) -> dict:
+def table2_summary(seeds_results, protocol: str) -> dict:
     """mean +- sd of every Table 2 row over seeds, and each row against AMR (paired over users per
     seed, over the seeds' means across seeds), as the paper's RI column compares AMR with each row."""
     rows = [n for n in TABLE2_ORDER if n in seeds_results[0]]
@@ -154,7 +155,7 @@ def summarize(seeds, protocols, label: str = "") -> dict:
         claims[p]["VBPR_vs_MF_ndcg@10"] = compare([r["VBPR (eq. 4)"][p] for r in res], [r["MF-BPR"][p] for r in res],
                                                   "ndcg@10")
         print(f"{label} [{p}] {describe('AMR', 'VBPR-eq4', claims[p]['ndcg@10'])}", flush=True)
-    tables = {p: table2(res, p) for p in protocols} if "ItemPop" in res[0] else {}
+    tables = {p: table2_summary(res, p) for p in protocols} if "ItemPop" in res[0] else {}
     drop_key = next(k for k in seeds[0] if k.startswith("drops_"))
     drops = {k: mean_sd([s[drop_key][k] for s in seeds]) for k in seeds[0][drop_key]}
     print(f"{label} {drop_key}: " + " | ".join(f"{k} {fmt(v, 3)}" for k, v in drops.items()), flush=True)
@@ -201,7 +202,7 @@ def main():
     if args.cadence and not args.quick:
         cadence = dict(zip(("every", "patience", "max_mf", "max_pre", "max_cont"), map(int, args.cadence.split(","))))
     seeds = [amr_pipeline(train, valid, train_full, test, F, args.seed0 + i, threads=args.threads,
-                          grid=list(itertools.product(args.eps_grid, args.lambda_grid)), protocols=protocols,
+                          eps_grid=args.eps_grid, lambda_grid=args.lambda_grid, protocols=protocols,
                           label=f"[seed {args.seed0 + i}]", table2=not args.no_table2, **cadence)
              for i in range(args.seeds)]
     summary = summarize(seeds, protocols)

@@ -187,24 +187,21 @@ class _ContentModel(EpochTrained):
         K, V, shared = self._dims()
         self._check_init(mf, train, type(mf), "BPRMF")
         mf_factors = mf.user_factors.shape[1]
-        if not K:
-            if mf_factors != V:
-                raise ValueError(f"init BPRMF has {mf_factors} factors, this content-only model {V}: they must match")
-            self._init_state(train, F)
-            self.user_visual_factors = mf.user_factors.copy()
-            self._reset_optimizer()
-            return
-        if mf_factors != K:
+        if not K and mf_factors != V:
+            raise ValueError(f"init BPRMF has {mf_factors} factors, this content-only model {V}: they must match")
+        if K and mf_factors != K:
             raise ValueError(f"init BPRMF has {mf_factors} factors, this model {K}")
+        # A fresh state (new optimiser, clock at 0); the accumulators depend only on the shapes, which
+        # the copies below keep.
         self._init_state(train, F)
+        if not K:
+            self.user_visual_factors = mf.user_factors.copy()
+            return
         self.user_factors = mf.user_factors.copy()
         warm = (train.item_counts() > 0)[:, None]
         self.item_factors = (mf.item_factors * warm).astype(np.float32)
         if self.item_biases is not None and mf.item_bias is not None:
             self.item_biases = (mf.item_bias * warm[:, 0]).astype(np.float32)
-        self._reset_optimizer()
-        self._epochs_done = 0
-        self.history_ = []
 
     def _copy_state_from(self, other: "_ContentModel", train, item_features: np.ndarray) -> None:
         from .mf import BPRMF
